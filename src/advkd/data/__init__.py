@@ -1,0 +1,24 @@
+"""Datasets: sources, the cached prepared file, class filters and on-device batches."""
+
+from .batches import DeviceBatches, epoch_generator, random_crop, random_flip
+from .filters import class_mask, select
+from .idx import IdxFormatError, read_idx
+from .prepared import CorruptDatasetError, PreparedDataset, load, prepare
+from .sources import DataUnavailableError, load_source
+
+__all__ = [
+    "CorruptDatasetError",
+    "DataUnavailableError",
+    "DeviceBatches",
+    "IdxFormatError",
+    "PreparedDataset",
+    "class_mask",
+    "epoch_generator",
+    "load",
+    "load_source",
+    "prepare",
+    "random_crop",
+    "random_flip",
+    "read_idx",
+    "select",
+]

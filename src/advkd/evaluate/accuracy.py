@@ -1,0 +1,55 @@
+"""Clean accuracy and loss on uint8 image tensors, batched on the device under inference mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.filters import class_mask
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Logits (float32) for uint8 `images` (N, C, H, W); the model's device is used."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(device, non_blocking=True).float().div_(255.0)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            outputs.append(model(x).float())
+    model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def accuracy_and_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **kwargs) -> tuple[float, float]:
+    """(accuracy in [0, 1], mean cross-entropy) over the given examples."""
+    if len(labels) == 0:
+        return float("nan"), float("nan")
+    logits = predict(model, images, **kwargs)
+    labels = labels.to(logits.device)
+    acc = (logits.argmax(1) == labels).float().mean().item()
+    return acc, F.cross_entropy(logits, labels).item()
+
+
+def subset_accuracies(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[int],
+    **kwargs,
+) -> dict[str, float]:
+    """Accuracy on all examples, on those without `classes`, and on those of `classes` only
+    (Table 2's "w/o c" and "only c"); one forward pass over the whole set."""
+    logits = predict(model, images, **kwargs)
+    correct = (logits.argmax(1).cpu() == labels.cpu()).float()
+    only = class_mask(labels.cpu(), keep=classes)
+
+    def mean(mask: torch.Tensor) -> float:
+        return correct[mask].mean().item() if mask.any() else float("nan")
+
+    return {"all": correct.mean().item(), "without": mean(~only), "only": mean(only)}

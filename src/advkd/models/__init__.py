@@ -1,0 +1,36 @@
+"""Model registry: `build_model(spec, ...)` from a plain dict such as {"arch": "resnet18", "width": 0.25}."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from .mlp import MLP
+from .normalize import Normalize
+from .resnet import ARCHITECTURES, ResNet
+
+MODEL_NAMES = ("mlp", *ARCHITECTURES)
+MIN_RESNET_SIZE = 8
+
+
+def build_model(
+    spec: dict,
+    in_shape: Sequence[int],
+    num_classes: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> nn.Module:
+    """Build `spec["arch"]` for inputs of shape (C, H, W) with the dataset's channel statistics."""
+    arch = spec["arch"]
+    if arch == "mlp":
+        return MLP(in_shape, num_classes, spec.get("hidden", [1200, 1200]), mean, std, spec.get("dropout", 0.0))
+    if arch in ARCHITECTURES:
+        if min(in_shape[1:]) < MIN_RESNET_SIZE:
+            raise ValueError(f"{arch} needs inputs of at least {MIN_RESNET_SIZE}x{MIN_RESNET_SIZE} pixels, got {tuple(in_shape)}")
+        block, depths = ARCHITECTURES[arch]
+        return ResNet(block, depths, num_classes, in_shape[0], mean, std, spec.get("width", 1.0))
+    raise ValueError(f"unknown model {arch!r}; allowed: {', '.join(MODEL_NAMES)}")
+
+
+__all__ = ["MLP", "MODEL_NAMES", "Normalize", "ResNet", "build_model"]

@@ -1,0 +1,39 @@
+import torch
+import torch.nn.functional as F
+
+from advkd.attacks import pgd_linf
+
+EPS = 0.1
+
+
+def batch(digits, n=200):
+    return digits.test_x[:n].float() / 255, digits.test_y[:n]
+
+
+def attack(model, x, y, seed=0, **kw):
+    return pgd_linf(model, x, y, eps=EPS, step_size=0.025, steps=10, generator=torch.Generator().manual_seed(seed), **kw)
+
+
+def test_pgd_stays_in_the_ball_and_the_pixel_range(trained_mlp, digits):
+    x, y = batch(digits)
+    x_adv = attack(trained_mlp.model, x, y)
+    assert (x_adv - x).abs().max() <= EPS + 1e-6
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_pgd_raises_the_loss_above_clean_and_random_noise(trained_mlp, digits):
+    model = trained_mlp.model
+    x, y = batch(digits)
+    noise = (x + EPS * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(1)))).clamp(0, 1)
+    x_adv = attack(model, x, y)
+    with torch.no_grad():
+        clean, noisy, adv = (F.cross_entropy(model(v), y).item() for v in (x, noise, x_adv))
+    assert adv > 2 * max(clean, noisy)
+    assert (model(x_adv).argmax(1) == y).float().mean() < (model(x).argmax(1) == y).float().mean()
+
+
+def test_pgd_is_reproducible_with_a_seed(trained_mlp, digits):
+    x, y = batch(digits, 50)
+    first, second = attack(trained_mlp.model, x, y, seed=3), attack(trained_mlp.model, x, y, seed=3)
+    assert torch.equal(first, second)
+    assert not torch.equal(first, attack(trained_mlp.model, x, y, seed=4))

@@ -1,0 +1,142 @@
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from advkd.data import (
+    CorruptDatasetError,
+    DataUnavailableError,
+    DeviceBatches,
+    IdxFormatError,
+    epoch_generator,
+    load,
+    prepare,
+    random_crop,
+    read_idx,
+    select,
+)
+from advkd.data.sources import load_idx_dir
+
+from .conftest import FASHION_DIR
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_digits_split_and_statistics(digits):
+    assert digits.train_x.shape == (1437, 1, 8, 8) and digits.test_x.shape == (360, 1, 8, 8)
+    assert digits.train_x.dtype == torch.uint8 and digits.train_y.dtype == torch.int64
+    assert digits.classes == [str(d) for d in range(10)]
+    assert set(digits.test_y.tolist()) == set(range(10))
+    expected_mean = digits.train_x.double().div(255).mean().item()
+    assert digits.mean == [pytest.approx(expected_mean, abs=1e-6)]
+
+
+def test_preparing_twice_gives_identical_bytes(tmp_path):
+    first, second = tmp_path / "a.pt", tmp_path / "b.pt"
+    prepare({"source": "digits"}, tmp_path, first)
+    prepare({"source": "digits"}, tmp_path, second)
+    assert sha256(first) == sha256(second)
+    again = load(first)
+    assert torch.equal(again.train_x, load(second).train_x)
+
+
+def test_truncated_dataset_file_is_refused(tmp_path):
+    path = tmp_path / "d.pt"
+    prepare({"source": "digits"}, tmp_path, path)
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(CorruptDatasetError, match="d.pt"):
+        load(path)
+
+
+def write_idx(path, array, magic=None):
+    header = magic if magic is not None else bytes([0, 0, 8, array.ndim])
+    header += b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        data = gzip.compress(data)
+    path.write_bytes(data)
+
+
+def test_idx_reader_plain_and_gzip(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "x", images)
+    write_idx(tmp_path / "x.gz", images)
+    assert np.array_equal(read_idx(tmp_path / "x"), images)
+    assert np.array_equal(read_idx(tmp_path / "x.gz"), images)
+
+
+def test_idx_reader_refuses_wrong_magic_and_sizes(tmp_path):
+    images = np.zeros((2, 3, 4), dtype=np.uint8)
+    write_idx(tmp_path / "bad_magic", images, magic=bytes([0, 0, 9, 3]))
+    with pytest.raises(IdxFormatError, match="magic"):
+        read_idx(tmp_path / "bad_magic")
+    write_idx(tmp_path / "short", images)
+    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-1])
+    with pytest.raises(IdxFormatError, match="23 bytes"):
+        read_idx(tmp_path / "short")
+
+
+def test_idx_dir_names_what_is_missing(tmp_path):
+    with pytest.raises(DataUnavailableError, match="does not exist"):
+        load_idx_dir(tmp_path / "nowhere")
+    with pytest.raises(DataUnavailableError, match="train-images-idx3-ubyte"):
+        load_idx_dir(tmp_path)
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_idx_dir_reads_debian_fashion_mnist(tmp_path):
+    data = prepare({"source": "idx_dir", "path": str(FASHION_DIR)}, tmp_path, tmp_path / "fashion.pt")
+    assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
+    assert data.num_classes == 10
+    assert torch.bincount(data.test_y).tolist() == [1000] * 10
+
+
+def test_class_filters_and_limit():
+    labels = torch.tensor([0, 1, 2, 1, 0, 2, 1])
+    images = torch.arange(7, dtype=torch.uint8).view(7, 1, 1, 1)
+    _, y = select(images, labels, drop=[1])
+    assert y.tolist() == [0, 2, 0, 2]
+    x, y = select(images, labels, keep=[1])
+    assert y.tolist() == [1, 1, 1] and x.flatten().tolist() == [1, 3, 6]
+    _, y = select(images, labels, drop=[2], limit=3)
+    assert y.tolist() == [0, 1, 1]
+
+
+def test_batches_cover_the_split_once_and_are_reproducible():
+    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)
+    labels = torch.arange(10)
+    batches = DeviceBatches(images, labels, batch_size=4, device="cpu")
+    assert len(batches) == 3
+    seen = torch.cat([y for _, y in batches.iterate(epoch_generator(0, 0, "cpu"))])
+    assert sorted(seen.tolist()) == list(range(10))
+    again = torch.cat([y for _, y in batches.iterate(epoch_generator(0, 0, "cpu"))])
+    other_epoch = torch.cat([y for _, y in batches.iterate(epoch_generator(0, 1, "cpu"))])
+    assert torch.equal(seen, again) and not torch.equal(seen, other_epoch)
+    x, y = next(batches.iterate(epoch_generator(0, 0, "cpu")))
+    assert x.dtype == torch.float32 and torch.allclose(x.flatten() * 255, y.float())
+
+
+def test_random_crop_is_a_shift_of_the_padded_image():
+    image = torch.arange(1, 17, dtype=torch.float32).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    crops = random_crop(image, padding=2, generator=torch.Generator().manual_seed(0))
+    assert crops.shape == image.shape
+    padded = torch.nn.functional.pad(image[0], (2, 2, 2, 2))
+    windows = {(i, j) for i in range(5) for j in range(5)}
+    found = set()
+    for crop in crops:
+        match = [(i, j) for i, j in windows if torch.equal(padded[:, i : i + 4, j : j + 4], crop)]
+        assert len(match) == 1
+        found.add(match[0])
+    assert len(found) > 10  # the offsets really vary
+
+
+def test_flip_mirrors_about_half_the_batch():
+    x = torch.arange(4, dtype=torch.float32).view(1, 1, 1, 4).repeat(200, 1, 1, 1)
+    batches = DeviceBatches((x * 50).to(torch.uint8), torch.zeros(200, dtype=torch.long), 200, "cpu", flip=True, shuffle=False)
+    out, _ = next(batches.iterate(torch.Generator().manual_seed(1)))
+    flipped = (out[:, 0, 0, 0] > out[:, 0, 0, 3]).sum().item()
+    assert 60 < flipped < 140

@@ -1,0 +1,98 @@
+"""Each loss against values worked out by hand on two-class examples."""
+
+import math
+
+import pytest
+import torch
+
+from advkd import losses
+from advkd.train.methods import METHODS
+
+LN2 = math.log(2.0)
+
+
+def test_ce_and_label_smoothing():
+    z, y = torch.tensor([[0.0, 0.0]]), torch.tensor([0])
+    assert losses.ce(z, y).item() == pytest.approx(LN2, rel=1e-5)
+    # logits (ln 3, 0): p = (3/4, 1/4). Smoothing 0.2 targets (0.9, 0.1).
+    z = torch.tensor([[math.log(3.0), 0.0]])
+    expected = -(0.9 * math.log(0.75) + 0.1 * math.log(0.25))
+    assert losses.ce(z, y, label_smoothing=0.2).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_kd_at_temperature_one():
+    # teacher (ln 3, 0) -> (3/4, 1/4); student uniform. KL = 3/4 ln(3/2) + 1/4 ln(1/2).
+    z_s, z_t, y = torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(3.0), 0.0]]), torch.tensor([1])
+    kl = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    got = losses.kd(z_s, z_t, y, alpha=0.5, temperature=1.0)
+    assert got.item() == pytest.approx(0.5 * LN2 + 0.5 * kl, rel=1e-5)
+
+
+def test_kd_temperature_softens_and_scales_by_t_squared():
+    # T = 2: teacher logits (ln 3, 0)/2 -> (sqrt3, 1)/(sqrt3 + 1); student uniform at any T.
+    z_s, z_t, y = torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(3.0), 0.0]]), torch.tensor([0])
+    r = math.sqrt(3.0)
+    p = (r / (r + 1), 1 / (r + 1))
+    kl = sum(q * math.log(q / 0.5) for q in p)
+    got = losses.kd(z_s, z_t, y, alpha=1.0, temperature=2.0, multiplier=3.0)
+    assert got.item() == pytest.approx(4.0 * 3.0 * kl, rel=1e-5)
+
+
+def test_kd_averages_kl_over_the_batch_not_over_classes():
+    z_s = torch.zeros(2, 4)
+    z_t = torch.tensor([[math.log(3.0), 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    p = torch.tensor([3.0, 1.0, 1.0, 1.0]) / 6.0
+    kl_first = float((p * (p / 0.25).log()).sum())
+    got = losses.kd(z_s, z_t, torch.tensor([0, 1]), alpha=1.0, temperature=1.0)
+    assert got.item() == pytest.approx(kl_first / 2, rel=1e-5)
+
+
+def test_virtual_teacher_is_softmax_of_probabilities_over_t():
+    q = losses.virtual_teacher(torch.tensor([1]), num_classes=2, delta=0.9, temperature=2.0)
+    # p_d = (0.1, 0.9); softmax(p_d / 2) = (e^0.05, e^0.45) / sum
+    a, b = math.exp(0.05), math.exp(0.45)
+    assert q.tolist()[0] == pytest.approx([a / (a + b), b / (a + b)], rel=1e-5)
+
+
+def yuan_reference_term(z_s, y, alpha, temperature, delta, multiplier):
+    """Yuan et al.'s Tf-KD-reg, written out from its definition: nn.KLDivLoss() averages over
+    every element (N*K), the student is not softened, the virtual teacher is softmax(p_d/T)."""
+    n, k = z_s.shape
+    total = 0.0
+    log_p = torch.log_softmax(z_s, 1)
+    for i in range(n):
+        p_d = [delta if c == y[i] else (1 - delta) / (k - 1) for c in range(k)]
+        norm = sum(math.exp(v / temperature) for v in p_d)
+        for c in range(k):
+            q = math.exp(p_d[c] / temperature) / norm
+            total += q * (math.log(q) - log_p[i, c].item())
+    ce = torch.nn.functional.cross_entropy(z_s, y).item()
+    return (1 - alpha) * ce + alpha * multiplier * total / (n * k)
+
+
+def test_tfkd_reg_equals_reference_code_with_multiplier_over_k():
+    torch.manual_seed(0)
+    z_s, y = torch.randn(5, 10), torch.randint(0, 10, (5,))
+    reference = yuan_reference_term(z_s, y, alpha=0.1, temperature=20.0, delta=0.99, multiplier=100.0)
+    ours = losses.tfkd_reg(z_s, y, alpha=0.1, temperature=20.0, delta=0.99, multiplier=100.0 / 10)
+    assert ours.item() == pytest.approx(reference, rel=1e-5)
+
+
+def test_tfkd_reg_by_hand():
+    # two classes, delta 0.9, T 1: target softmax(0.1, 0.9) = (1, e^0.8)/(1 + e^0.8); student uniform.
+    e = math.exp(0.8)
+    q = (1 / (1 + e), e / (1 + e))
+    kl = sum(v * math.log(v / 0.5) for v in q)
+    got = losses.tfkd_reg(torch.zeros(1, 2), torch.tensor([1]), alpha=0.25, temperature=1.0, delta=0.9, multiplier=2.0)
+    assert got.item() == pytest.approx(0.75 * LN2 + 0.25 * 2.0 * kl, rel=1e-5)
+
+
+def test_adversarial_methods_use_the_same_formulas_on_attacked_logits():
+    """Eq. 6 is KD between the teacher on x and the student on x'; eq. 7 is Tf-KD-reg on x'.
+    The logits the loop passes decide which inputs were used (see test_train)."""
+    z_adv, z_clean_teacher, y = torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0, 1, 2])
+    p = {"alpha": 0.7, "temperature": 3.0}
+    assert torch.equal(METHODS["at_kd"].loss(z_adv, z_clean_teacher, y, p), losses.kd(z_adv, z_clean_teacher, y, 0.7, 3.0))
+    assert torch.equal(METHODS["at_tfkd_reg"].loss(z_adv, None, y, p), losses.tfkd_reg(z_adv, y, 0.7, 3.0))
+    assert METHODS["at_kd"].adversarial and METHODS["at_kd"].needs_teacher
+    assert METHODS["at_tfkd_reg"].adversarial and not METHODS["at_tfkd_reg"].needs_teacher

@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from advkd.evaluate import count_flops, count_parameters
+from advkd.models import build_model
+
+
+def build(arch, shape=(3, 32, 32), **kw):
+    channels = shape[0]
+    return build_model({"arch": arch, **kw}, shape, 10, [0.5] * channels, [0.25] * channels)
+
+
+@pytest.mark.parametrize("arch, millions", [("resnet18", 11.17), ("resnet50", 23.52)])
+def test_standard_cifar_resnet_sizes(arch, millions):
+    assert count_parameters(build(arch))["parameters"] / 1e6 == pytest.approx(millions, abs=0.01)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet34", "resnet50"])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 13, 17)])
+def test_resnets_take_any_channel_count_and_size(arch, shape):
+    model = build(arch, shape, width=0.125).eval()
+    assert model(torch.rand(2, *shape)).shape == (2, 10)
+
+
+def test_resnet_refuses_inputs_smaller_than_8_pixels():
+    with pytest.raises(ValueError, match="at least 8x8"):
+        build("resnet18", (1, 7, 7))
+
+
+def test_width_multiplier_scales_channels():
+    narrow, full = build("resnet18", width=0.25), build("resnet18")
+    assert narrow.stem[0].out_channels == 16 and full.stem[0].out_channels == 64
+
+
+def test_table1_mlps_match_the_paper_sizes_and_flops():
+    """Paper Table 1: 784-1200-1200-10 has 2,392,800 multiply-adds and weights; 784-400-10 has 317,600."""
+    teacher = build("mlp", (1, 28, 28), hidden=[1200, 1200], dropout=0.5)
+    student = build("mlp", (1, 28, 28), hidden=[400])
+    assert count_flops(teacher, (1, 28, 28))["macs"] == 2_392_800
+    assert count_parameters(teacher)["weights"] == 940_800 + 1_440_000 + 12_000
+    assert count_flops(student, (1, 28, 28))["macs"] == 317_600
+    assert count_parameters(student) == {"parameters": 318_010, "weights": 317_600}
+
+
+def test_normalization_is_the_first_layer():
+    model = build("mlp", (1, 2, 2), hidden=[3]).eval()
+    x = torch.rand(4, 1, 2, 2)
+    manual = model.layers(torch.flatten((x - 0.5) / 0.25, 1))
+    assert torch.allclose(model(x), manual)
