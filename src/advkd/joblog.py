@@ -1,0 +1,42 @@
+"""Plumbing for workflow jobs: send a job's stderr and logging to its log file, and turn the
+errors a user can fix (missing data, bad files, broken runs) into one readable line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message says everything (imported lazily: torch loads only inside a job)."""
+    from .data import CorruptDatasetError, DataUnavailableError, IdxFormatError
+    from .train import CheckpointMismatchError, NonFiniteLossError, Preempted
+
+    return (DataUnavailableError, CorruptDatasetError, IdxFormatError, CheckpointMismatchError, NonFiniteLossError, Preempted)
+
+
+@contextmanager
+def job_log(path: str | Path, threads: int | None = None) -> Iterator[logging.Logger]:
+    """Within the block, stderr and the `advkd` loggers write to `path`; a known error becomes
+    'advkd: <message>' in the log and on the terminal, and the job exits with status 1."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stderr
+    with open(path, "w", buffering=1) as log_file:
+        sys.stderr = log_file
+        logging.basicConfig(stream=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        try:
+            yield logging.getLogger("advkd")
+        except expected_errors() as err:
+            message = f"advkd: {type(err).__name__}: {err}"
+            print(message, file=log_file)
+            print(message, file=terminal)
+            raise SystemExit(1) from None
+        finally:
+            sys.stderr = terminal

@@ -1,0 +1,130 @@
+"""The real Snakemake CLI on the demo config, shrunk: every report file, numbers traced back to
+the runs, and the incremental-rerun promises (checked on dry-run job lists)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHRINK = Path(__file__).with_name("workflow") / "shrink.yaml"
+REPORT_FILES = [f"table{i}.{ext}" for i in range(1, 6) for ext in ("csv", "md", "tex")] + [
+    "figure1_gradients.png",
+    "figure1_gradients.pdf",
+    "index.md",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, extra_configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    configs = [str(workdir / "demo.yaml"), str(SHRINK), *map(str, extra_configs)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--configfile", *configs, *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def planned(workdir: Path, **kw) -> set[tuple[str, str]]:
+    """(rule, run name or table name or '') of every job a dry run plans."""
+    result = snakemake(workdir, "--dry-run", **kw)
+    assert result.returncode == 0, result.stderr + result.stdout
+    jobs, rule = set(), None
+    for line in result.stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = m.group(1)
+            jobs.add((rule, ""))
+        elif rule and (m := re.match(r"^\s+wildcards: (?:run_id=([\w-]+)\.s\d+\.|table=(\w+))", line)):
+            jobs.discard((rule, ""))
+            jobs.add((rule, m.group(1) or m.group(2)))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("workflow")
+    shutil.copy(REPO / "config" / "demo.yaml", work / "demo.yaml")
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def run_files(workdir: Path, name: str, filename: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(workdir.glob(f"results/runs/{name}.s*/{filename}"))]
+
+
+def test_every_report_file_is_made(workdir):
+    folder = workdir / "reports" / "demo"
+    for name in REPORT_FILES:
+        assert (folder / name).stat().st_size > 0, name
+    index = (folder / "index.md").read_text()
+    assert "Table 4" in index and "figure1_gradients.png" in index and "demo.yaml" in index
+
+
+def test_table_cells_are_the_runs_numbers(workdir):
+    table4 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table4.csv")}
+    baseline = run_files(workdir, "resnet18", "metrics.json")
+    assert len(baseline) == 2  # two seeds
+    expected = statistics.fmean(100 * m["test_acc"] for m in baseline)
+    assert float(table4["ResNet18: baseline"]["accuracy_mean"]) == pytest.approx(expected)
+    assert table4["ResNet18: baseline"]["accuracy_n"] == "2"
+    assert float(table4["Tf-KD-self"]["accuracy_paper"]) == 95.42
+
+    table5 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table5.csv")}
+    (attack,) = run_files(workdir, "resnet18_at", "autoattack.json")
+    assert float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
+    assert attack["robust_acc"] <= attack["clean_acc"] and attack["n"] == 20
+
+    table2 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table2.csv")}
+    (omit,) = run_files(workdir, "omit1_plain", "metrics.json")
+    assert float(table2["Omit 1, no distillation (T = 1)"]["only_mean"]) == pytest.approx(100 * omit["subsets"]["only"])
+    assert omit["subsets"]["only"] == 0.0  # a student that never saw a 1 never predicts one
+
+
+def test_a_complete_run_plans_nothing(workdir):
+    assert planned(workdir) == set()
+
+
+def test_one_changed_value_reruns_only_what_depends_on_it(workdir, tmp_path):
+    change = tmp_path / "change.yaml"
+    change.write_text("runs:\n  resnet18_tfkd_reg:\n    method: {alpha: 0.2}\n")
+    assert planned(workdir, extra_configs=(change,)) == {
+        ("distill", "resnet18_tfkd_reg"),
+        ("evaluate", "resnet18_tfkd_reg"),
+        ("table", "table4"),
+        ("figure1", ""),
+        ("index", ""),
+        ("all", ""),
+    }
+    assert planned(workdir) == set()  # the value put back: nothing again
+
+
+def test_a_teacher_change_reaches_its_students(workdir, tmp_path):
+    change = tmp_path / "change.yaml"
+    change.write_text("runs:\n  resnet18_at:\n    method: {label_smoothing: 0.1}\n")
+    jobs = planned(workdir, extra_configs=(change,))
+    runs = {run for rule, run in jobs if rule in ("train", "distill", "evaluate", "autoattack")}
+    assert runs == {"resnet18_at", "resnet18_akd", "resnet18_at_tfkd_self"}
+    assert ("table", "table5") in jobs and ("table", "table4") not in jobs
+
+
+def test_editing_a_comment_plans_nothing(workdir):
+    config = workdir / "demo.yaml"
+    original = config.read_text()
+    config.write_text(original.replace("name: demo", "name: demo  # an edited comment", 1) + "# trailing note\n")
+    try:
+        assert planned(workdir) == set()
+    finally:
+        config.write_text(original)

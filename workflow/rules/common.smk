@@ -1,0 +1,108 @@
+import json
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from advkd.experiments import ConfigError, Registry, canonical_json
+
+
+validate(config, "../schemas/config.schema.yaml")
+try:
+    REGISTRY = Registry(config)
+except ConfigError as err:
+    raise WorkflowError(f"invalid config: {err}") from None
+
+REPORTS = f"reports/{config['name']}"
+COMPUTE = config.get("compute", {})
+
+
+wildcard_constraints:
+    dataset="|".join(config["datasets"]) or "(?!)",
+    table="|".join(config.get("tables", {})) or "(?!)",
+
+
+def get_run(wildcards):
+    return REGISTRY.by_id(wildcards.run_id)
+
+
+def get_run_spec(wildcards):
+    return canonical_json(get_run(wildcards).spec)
+
+
+def get_run_dataset(wildcards):
+    return f"resources/datasets/{get_run(wildcards).dataset}.pt"
+
+
+def get_run_teacher(wildcards):
+    teacher = get_run(wildcards).teacher
+    return f"{teacher.folder}/model.pt" if teacher else []
+
+
+def get_dataset_spec(wildcards):
+    return canonical_json(config["datasets"][wildcards.dataset])
+
+
+def get_download_root(wildcards):
+    return f"resources/downloads/{wildcards.dataset}"
+
+
+def get_recipe_resources(wildcards):
+    run = get_run(wildcards)
+    return config["recipes"][config["runs"][run.name]["recipe"]].get("resources", {})
+
+
+def get_runtime(wildcards):
+    return get_recipe_resources(wildcards).get("runtime", 60)
+
+
+def get_mem_mb(wildcards):
+    return get_recipe_resources(wildcards).get("mem_mb", 4000)
+
+
+def get_autoattack_params(wildcards):
+    return canonical_json(config["autoattack"])
+
+
+def get_table_runs(wildcards):
+    return REGISTRY.table_runs(wildcards.table)
+
+
+def get_table_inputs(wildcards):
+    runs = get_table_runs(wildcards)
+    attacked = REGISTRY.table_needs_autoattack(wildcards.table)
+    return {
+        "metrics": [f"{r.folder}/metrics.json" for r in runs],
+        "autoattack": [f"{r.folder}/autoattack.json" for r in runs] if attacked else [],
+    }
+
+
+def get_table_definition(wildcards):
+    return canonical_json(config["tables"][wildcards.table])
+
+
+def get_table_run_names(wildcards):
+    return json.dumps([r.name for r in get_table_runs(wildcards)])
+
+
+def get_figure_gradients(wildcards):
+    return [f"{r.folder}/gradients.json" for r in REGISTRY.figure_runs()]
+
+
+def get_figure_definition(wildcards):
+    return canonical_json(config["figure1"])
+
+
+def get_figure_run_names(wildcards):
+    return json.dumps([r.name for r in REGISTRY.figure_runs()])
+
+
+def get_table_files():
+    return [f"{REPORTS}/{table}.md" for table in config.get("tables", {})]
+
+
+def get_figure_files():
+    return [f"{REPORTS}/figure1_gradients.png"] if config.get("figure1") else []
+
+
+def get_report_targets():
+    return [f"{REPORTS}/index.md"]

@@ -1,0 +1,12 @@
+rule prepare_data:
+    output:
+        "resources/datasets/{dataset}.pt",
+    params:
+        spec=get_dataset_spec,
+        download_root=get_download_root,
+    log:
+        "logs/prepare_data/{dataset}.log",
+    conda:
+        "../../envs/advkd.yaml"
+    script:
+        "../scripts/prepare_data.py"

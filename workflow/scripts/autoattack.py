@@ -1,0 +1,30 @@
+"""Rule autoattack: AutoAttack accuracy of one run on the first n test points."""
+
+import json
+
+from advkd.data import load
+from advkd.devices import pick_device
+from advkd.evaluate import run_autoattack
+from advkd.io import write_json
+from advkd.joblog import job_log
+from advkd.train import load_weights
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_log(sm.log[0], sm.threads) as log:
+    spec, attack = json.loads(sm.params.spec), json.loads(sm.params.attack)
+    data = load(sm.input.data)
+    model = load_weights(spec["model"], data, sm.input.model, pick_device(sm.params.device))
+    n = attack.get("n") or len(data.test_y)
+    result = run_autoattack(
+        model,
+        data.test_x[:n],
+        data.test_y[:n],
+        eps=attack["eps"],
+        norm=attack.get("norm", "Linf"),
+        version=attack.get("version", "standard"),
+        attacks=attack.get("attacks"),
+        batch_size=attack.get("batch_size", 500),
+        seed=attack.get("seed", 0),
+    )
+    log.info("run %s: clean %.4f robust %.4f", sm.wildcards.run_id, result["clean_acc"], result["robust_acc"])
+    write_json(sm.output[0], result)

@@ -1,0 +1,42 @@
+"""Rule index: reports/<name>/index.md linking every table and figure, with provenance."""
+
+import datetime
+import subprocess
+from pathlib import Path
+
+import advkd
+from advkd.io import atomic_path
+from advkd.joblog import job_log
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+
+
+def code_version() -> str:
+    try:
+        described = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
+        return f"advkd {advkd.__version__}, git {described.stdout.strip()}"
+    except (OSError, subprocess.CalledProcessError):
+        return f"advkd {advkd.__version__}"
+
+
+def index_lines() -> list[str]:
+    lines = [
+        f"# advkd report: {sm.params.name}",
+        "",
+        f"- config: `{sm.params.configfiles}`",
+        f"- code: {code_version()}",
+        f"- produced: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+        "",
+    ]
+    for md in sorted(sm.input.tables):
+        stem = Path(md).stem
+        lines += [Path(md).read_text(), f"Files: [{stem}.csv]({stem}.csv), [{stem}.md]({stem}.md), [{stem}.tex]({stem}.tex)", ""]
+    for png in sm.input.figures:
+        name, stem = Path(png).name, Path(png).stem
+        lines += [f"![Figure 1]({name})", "", f"Files: [{name}]({name}), [{stem}.pdf]({stem}.pdf)", ""]
+    return lines
+
+
+with job_log(sm.log[0]):
+    with atomic_path(sm.output[0]) as tmp:
+        tmp.write_text("\n".join(index_lines()))
