@@ -10,3 +10,9 @@ def modules_loaded_by(statement: str) -> set[str]:
 def test_the_library_never_imports_snakemake():
     loaded = modules_loaded_by("import advkd.data, advkd.models, advkd.losses, advkd.attacks, advkd.train, advkd.evaluate")
     assert "snakemake" not in loaded and "torch" in loaded
+
+
+def test_the_run_registry_imports_no_torch():
+    """The Snakefile imports advkd.experiments at DAG time, once per cluster job: it must stay light."""
+    loaded = modules_loaded_by("import advkd.experiments")
+    assert "torch" not in loaded and "snakemake" not in loaded

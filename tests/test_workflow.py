@@ -128,3 +128,14 @@ def test_editing_a_comment_plans_nothing(workdir):
         assert planned(workdir) == set()
     finally:
         config.write_text(original)
+
+
+def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(REPO / "config" / "config.yaml"), "--dry-run", "--cores", "all", "--resources", "gpu=1"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    assert counts["prepare_data"] == "2" and counts["train"] == "11" and counts["distill"] == "15"
+    assert counts["autoattack"] == "4" and counts["table"] == "5" and counts["figure1"] == "1"
+    assert not (tmp_path / "resources").exists()

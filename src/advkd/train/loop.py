@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, epoch_generator, select
 from ..evaluate.accuracy import accuracy_and_loss
+from ..io import load_torch
 from ..models import build_model
 from .checkpoint import load_checkpoint, save_checkpoint
 from .gradstats import GradientStats
@@ -72,7 +73,7 @@ def build_for_data(model_spec: dict, data: PreparedDataset) -> nn.Module:
 def load_weights(model_spec: dict, data: PreparedDataset, path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
     """A model of `model_spec` with weights read (weights_only) from `path`, in eval mode."""
     model = build_for_data(model_spec, data)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_torch(path))
     return model.to(device).eval()
 
 
