@@ -51,6 +51,8 @@ def planned(workdir: Path, **kw) -> set[tuple[str, str]]:
 def workdir(tmp_path_factory):
     work = tmp_path_factory.mktemp("workflow")
     shutil.copy(REPO / "config" / "demo.yaml", work / "demo.yaml")
+    (work / "config").mkdir()  # as in a checkout: the Snakefile's default config is present
+    shutil.copy(REPO / "config" / "config.yaml", work / "config" / "config.yaml")
     result = snakemake(work)
     assert result.returncode == 0, result.stderr[-5000:]
     return work
@@ -71,6 +73,15 @@ def test_every_report_file_is_made(workdir):
         assert (folder / name).stat().st_size > 0, name
     index = (folder / "index.md").read_text()
     assert "Table 4" in index and "figure1_gradients.png" in index and "demo.yaml" in index
+    assert "config/config.yaml" not in index  # the demo replaced the paper config
+
+
+def test_a_given_config_replaces_the_paper_config(workdir):
+    """Keys the demo leaves out must not leak in from config/config.yaml (e.g. its paper runs)."""
+    result = snakemake(workdir, "--dry-run", "--list-target-rules")
+    assert result.returncode == 0, result.stderr
+    assert "is replaced by additional config" in result.stdout + result.stderr
+    assert "is extended by" not in result.stdout + result.stderr
 
 
 def test_table_cells_are_the_runs_numbers(workdir):

@@ -104,5 +104,10 @@ def get_figure_files():
     return [f"{REPORTS}/figure1_gradients.png"] if config.get("figure1") else []
 
 
+def get_configfiles():
+    """The config files in effect: those on the command line replace the Snakefile's default."""
+    return ", ".join(str(f) for f in (workflow.overwrite_configfiles or workflow.configfiles))
+
+
 def get_report_targets():
     return [f"{REPORTS}/index.md"]

@@ -41,7 +41,7 @@ rule index:
         f"{REPORTS}/index.md",
     params:
         name=config["name"],
-        configfiles=", ".join(str(f) for f in workflow.configfiles),
+        configfiles=get_configfiles(),
     log:
         f"logs/index/{config['name']}.log",
     conda:
