@@ -76,6 +76,7 @@ class Registry:
         for name in config["runs"]:
             for seed in self.seeds_of(name):
                 self.resolve(name, seed)
+        self._by_id = {run.id: run for run in self._runs.values()}
         self._check_report_references()
 
     # -- resolution -------------------------------------------------------------------------
@@ -141,10 +142,7 @@ class Registry:
         return list(self._runs.values())
 
     def by_id(self, run_id: str) -> Run:
-        for run in self._runs.values():
-            if run.id == run_id:
-                return run
-        raise KeyError(run_id)
+        return self._by_id[run_id]
 
     def seeds(self, name: str) -> list[Run]:
         return [self._runs[(name, s)] for s in self.seeds_of(name)]
