@@ -1,4 +1,3 @@
-import gzip
 import hashlib
 
 import numpy as np
@@ -6,18 +5,15 @@ import pytest
 import torch
 
 from advkd.data import (
-    CorruptDatasetError,
-    DataUnavailableError,
     DeviceBatches,
-    IdxFormatError,
     epoch_generator,
     load,
     prepare,
     random_crop,
     read_idx,
     select,
+    write_idx,
 )
-from advkd.data.sources import load_idx_dir
 
 from .conftest import FASHION_DIR
 
@@ -44,47 +40,12 @@ def test_preparing_twice_gives_identical_bytes(tmp_path):
     assert torch.equal(again.train_x, load(second).train_x)
 
 
-def test_truncated_dataset_file_is_refused(tmp_path):
-    path = tmp_path / "d.pt"
-    prepare({"source": "digits"}, tmp_path, path)
-    path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(CorruptDatasetError, match="d.pt"):
-        load(path)
-
-
-def write_idx(path, array, magic=None):
-    header = magic if magic is not None else bytes([0, 0, 8, array.ndim])
-    header += b"".join(int(s).to_bytes(4, "big") for s in array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    if path.suffix == ".gz":
-        data = gzip.compress(data)
-    path.write_bytes(data)
-
-
 def test_idx_reader_plain_and_gzip(tmp_path):
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     write_idx(tmp_path / "x", images)
     write_idx(tmp_path / "x.gz", images)
     assert np.array_equal(read_idx(tmp_path / "x"), images)
     assert np.array_equal(read_idx(tmp_path / "x.gz"), images)
-
-
-def test_idx_reader_refuses_wrong_magic_and_sizes(tmp_path):
-    images = np.zeros((2, 3, 4), dtype=np.uint8)
-    write_idx(tmp_path / "bad_magic", images, magic=bytes([0, 0, 9, 3]))
-    with pytest.raises(IdxFormatError, match="magic"):
-        read_idx(tmp_path / "bad_magic")
-    write_idx(tmp_path / "short", images)
-    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-1])
-    with pytest.raises(IdxFormatError, match="23 bytes"):
-        read_idx(tmp_path / "short")
-
-
-def test_idx_dir_names_what_is_missing(tmp_path):
-    with pytest.raises(DataUnavailableError, match="does not exist"):
-        load_idx_dir(tmp_path / "nowhere")
-    with pytest.raises(DataUnavailableError, match="train-images-idx3-ubyte"):
-        load_idx_dir(tmp_path)
 
 
 @pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")

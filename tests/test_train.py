@@ -1,23 +1,12 @@
-import json
-import math
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
-from advkd.data import prepare
-from advkd.train import CheckpointMismatchError, NonFiniteLossError, fit, learning_rate
+from advkd.train import fit, learning_rate
 from advkd.train.loop import Runtime, _StepRunner
 from advkd.train.methods import METHODS
 
 from .conftest import mlp_spec
-
-WORKER = Path(__file__).with_name("fit_worker.py")
 
 
 def test_mlp_learns_the_digits(trained_mlp):
@@ -87,80 +76,3 @@ def test_learning_rate_schedules():
     cosine = {"name": "cosine"}
     assert lr(cosine, 0) == pytest.approx(0.1) and lr(cosine, 100) == pytest.approx(0.05)
     assert lr(cosine, 199, 9) < 1e-5
-
-
-def test_non_finite_loss_names_run_epoch_and_step(digits, tmp_path):
-    spec = mlp_spec()
-    spec["recipe"]["optimizer"]["lr"] = math.nan
-    spec["recipe"]["schedule"] = {"name": "constant"}
-    with pytest.raises(NonFiniteLossError, match=r"run nan\.s0: .* epoch 1, step 2"):
-        fit(spec, digits, "nan.s0", tmp_path / "ck.pt", progress=False)
-
-
-def test_checkpoint_of_another_run_is_refused(digits, tmp_path):
-    spec = mlp_spec()
-    spec["recipe"]["epochs"] = 1
-    fit(spec, digits, "one.s0.aaaa", tmp_path / "ck.pt", progress=False)
-    with pytest.raises(CheckpointMismatchError, match="one.s0.aaaa"):
-        fit(spec, digits, "two.s0.bbbb", tmp_path / "ck.pt", progress=False)
-
-
-def resumable_spec():
-    spec = mlp_spec(model={"arch": "resnet18", "width": 0.25})
-    spec["recipe"].update(epochs=6, augment={"crop_padding": 1, "flip": True})
-    return spec
-
-
-def start_worker(tmp_path, spec, name):
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    args = [sys.executable, str(WORKER), str(tmp_path / "spec.json"), str(tmp_path / "digits.pt"), str(tmp_path / f"{name}.ck"), str(tmp_path / f"{name}.out")]
-    return subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(path, proc, timeout=120):
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.time() < deadline
-        time.sleep(0.01)
-
-
-@pytest.mark.slow
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
-    """SIGKILL after the first checkpoint; a new call resumes and matches an uninterrupted run bitwise."""
-    prepare({"source": "digits"}, tmp_path, tmp_path / "digits.pt")
-    spec = resumable_spec()
-    proc = start_worker(tmp_path, spec, "killed")
-    wait_for(tmp_path / "killed.ck", proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = torch.load(tmp_path / "killed.ck", weights_only=True)["epoch"]
-    assert 1 <= done < spec["recipe"]["epochs"]
-
-    from advkd.data import load
-
-    data = load(tmp_path / "digits.pt")
-    resumed = fit(spec, data, "worker.s0", tmp_path / "killed.ck", progress=False)
-    straight = fit(spec, data, "worker.s0", tmp_path / "straight.ck", progress=False)
-    for (name, a), b in zip(resumed.model.state_dict().items(), straight.model.state_dict().values()):
-        assert torch.equal(a, b), name
-
-    def without_timing(history):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
-
-    assert without_timing(resumed.history) == without_timing(straight.history)
-
-
-@pytest.mark.slow
-def test_sigterm_stops_the_run_with_its_checkpoint_kept(tmp_path):
-    prepare({"source": "digits"}, tmp_path, tmp_path / "digits.pt")
-    spec = resumable_spec()
-    spec["recipe"].update(epochs=40, log_every=1)
-    proc = start_worker(tmp_path, spec, "termed")
-    wait_for(tmp_path / "termed.ck", proc)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode != 0
-    assert "Preempted" in stderr and "SIGTERM" in stderr
-    assert not (tmp_path / "termed.out").exists()
-    assert torch.load(tmp_path / "termed.ck", weights_only=True)["epoch"] < 40

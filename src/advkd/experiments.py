@@ -27,6 +27,10 @@ TEACHER_METHODS = frozenset({"kd", "at_kd"})
 ADVERSARIAL_METHODS = frozenset({"at", "at_kd", "at_tfkd_reg"})
 VIRTUAL_TEACHER_METHODS = frozenset({"tfkd_reg", "at_tfkd_reg"})
 
+# Class counts known before any download (an idx_dir source declares its own with `classes`).
+SOURCE_CLASS_COUNTS = {"digits": 10}
+TORCHVISION_CLASS_COUNTS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
+
 
 class ConfigError(ValueError):
     """A config that names something that does not exist or cannot be built."""
@@ -107,6 +111,7 @@ class Registry:
         dataset_key = entry["dataset"]
         if dataset_key not in self.config["datasets"]:
             raise ConfigError(f"runs.{name}.dataset: {dataset_key!r} is not defined in datasets")
+        self._check_class_filter(name, entry, dataset_key)
         recipe_key = entry["recipe"]
         if recipe_key not in self.config["recipes"]:
             raise ConfigError(f"runs.{name}.recipe: {recipe_key!r} is not defined in recipes")
@@ -126,6 +131,23 @@ class Registry:
         run = Run(name, seed, spec, teacher)
         self._runs[key] = run
         return run
+
+    def _check_class_filter(self, name: str, entry: dict, dataset_key: str) -> None:
+        dataset = self.config["datasets"][dataset_key]
+        if dataset["source"] == "torchvision":
+            count = TORCHVISION_CLASS_COUNTS.get(dataset["name"])
+        elif "classes" in dataset:
+            count = len(dataset["classes"])
+        else:
+            count = SOURCE_CLASS_COUNTS.get(dataset["source"])  # idx_dir without names: checked on load
+        if count is None:
+            return
+        for key in ("keep_classes", "drop_classes"):
+            missing = [c for c in entry.get("data", {}).get(key, []) if c >= count]
+            if missing:
+                raise ConfigError(
+                    f"runs.{name}.data.{key}: class {missing[0]} is not in dataset {dataset_key!r}; allowed: 0..{count - 1}"
+                )
 
     def _check_report_references(self) -> None:
         for table, definition in self.config.get("tables", {}).items():

@@ -13,9 +13,13 @@ from typing import Iterator
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message says everything (imported lazily: torch loads only inside a job)."""
     from .data import CorruptDatasetError, DataUnavailableError, IdxFormatError
+    from .experiments import ConfigError
     from .train import CheckpointMismatchError, NonFiniteLossError, Preempted
 
-    return (DataUnavailableError, CorruptDatasetError, IdxFormatError, CheckpointMismatchError, NonFiniteLossError, Preempted)
+    return (
+        ConfigError, DataUnavailableError, CorruptDatasetError, IdxFormatError,
+        CheckpointMismatchError, NonFiniteLossError, Preempted,
+    )  # fmt: skip
 
 
 @contextmanager

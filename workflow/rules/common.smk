@@ -1,16 +1,16 @@
 import json
+import sys
 
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
-
-from advkd.experiments import ConfigError, Registry, canonical_json
+import advkd.config
+from advkd.experiments import ConfigError, canonical_json
 
 
-validate(config, "../schemas/config.schema.yaml")
+# Checked before any job is planned: a bad config stops here with one line and exit status 1.
 try:
-    REGISTRY = Registry(config)
+    REGISTRY = advkd.config.check(config)
 except ConfigError as err:
-    raise WorkflowError(f"invalid config: {err}") from None
+    print(f"advkd: invalid config: {err}", file=sys.stderr)
+    sys.exit(1)
 
 REPORTS = f"reports/{config['name']}"
 COMPUTE = config.get("compute", {})

@@ -2,7 +2,7 @@
 
 from .batches import DeviceBatches, epoch_generator, random_crop, random_flip
 from .filters import class_mask, select
-from .idx import IdxFormatError, read_idx
+from .idx import IdxFormatError, read_idx, write_idx
 from .prepared import CorruptDatasetError, PreparedDataset, load, prepare
 from .sources import DataUnavailableError, load_source
 
@@ -21,4 +21,5 @@ __all__ = [
     "random_flip",
     "read_idx",
     "select",
+    "write_idx",
 ]

@@ -67,13 +67,21 @@ class DeviceBatches:
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
 
-    def iterate(self, generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def order(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The epoch's example order: a permutation drawn from `generator`, or 0..n-1."""
         n = len(self.labels)
         if self.shuffle:
-            order = torch.randperm(n, device=self.images.device, generator=generator)
-        else:
-            order = torch.arange(n, device=self.images.device)
-        for start in range(0, n, self.batch_size):
+            return torch.randperm(n, device=self.images.device, generator=generator)
+        return torch.arange(n, device=self.images.device)
+
+    def iterate(
+        self, generator: torch.Generator | None = None, order: torch.Tensor | None = None, first_step: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches from `first_step` on; a resumed epoch passes the order it drew first
+        and a generator restored to where the interrupted epoch left it."""
+        if order is None:
+            order = self.order(generator)
+        for start in range(first_step * self.batch_size, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             x = self.images[idx].float().div_(255.0)
             if self.crop_padding:

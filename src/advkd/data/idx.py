@@ -1,4 +1,5 @@
-"""Reader for MNIST-format idx files (plain or gzip), with the format's own consistency checks."""
+"""MNIST-format idx files (plain or gzip): a reader with the format's own consistency checks, and
+a writer (for local copies, tests and benchmarks)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"{path}: header declares shape {shape} ({expected} bytes) but the file holds {actual} bytes"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_end).reshape(shape)
+
+
+def write_idx(path: str | Path, array: np.ndarray, magic: bytes | None = None) -> None:
+    """Write a uint8 `array` as an idx file, gzipped when `path` ends in .gz (`magic` overrides the
+    header's first four bytes, to make deliberately broken files)."""
+    path = Path(path)
+    header = magic if magic is not None else bytes([0, 0, _UBYTE, array.ndim])
+    header += b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)

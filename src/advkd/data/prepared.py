@@ -1,12 +1,13 @@
 """One cached file per dataset: uint8 images, int64 labels, class names, per-channel mean/std.
 
 Saved with `torch.save` (deterministic bytes for the same content) and read back with
-`weights_only=True`; every load checks shapes, dtypes and label range, so a truncated or
-tampered file is refused with its path in the message.
+`weights_only=True`; every load checks shapes, dtypes, label range and a SHA-256 of the arrays,
+so a truncated, bit-flipped or tampered file is refused with its path in the message.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import torch
 from ..io import load_torch, save_torch
 from .sources import RawSplits, load_source
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: adds the arrays' SHA-256
+ARRAYS = ("train_x", "train_y", "test_x", "test_y")
 
 
 class CorruptDatasetError(ValueError):
@@ -65,10 +67,8 @@ def prepare(spec: dict, root: str | Path, path: str | Path) -> PreparedDataset:
     save_torch(
         {
             "format": FORMAT_VERSION,
-            "train_x": data.train_x,
-            "train_y": data.train_y,
-            "test_x": data.test_x,
-            "test_y": data.test_y,
+            **{name: getattr(data, name) for name in ARRAYS},
+            "sha256": digest(data),
             "classes": data.classes,
             "mean": data.mean,
             "std": data.std,
@@ -76,6 +76,14 @@ def prepare(spec: dict, root: str | Path, path: str | Path) -> PreparedDataset:
         path,
     )
     return data
+
+
+def digest(data: PreparedDataset) -> str:
+    """SHA-256 over the four arrays' bytes: catches corruption that keeps shapes and types."""
+    h = hashlib.sha256()
+    for name in ARRAYS:
+        h.update(getattr(data, name).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def load(path: str | Path) -> PreparedDataset:
@@ -93,6 +101,8 @@ def load(path: str | Path) -> PreparedDataset:
     except KeyError as err:
         raise CorruptDatasetError(f"{path}: missing field {err}") from err
     validate(data, str(path))
+    if digest(data) != blob.get("sha256"):
+        raise CorruptDatasetError(f"{path}: checksum mismatch, the file is damaged; delete it and rerun to rebuild it")
     return data
 
 

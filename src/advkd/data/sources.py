@@ -111,8 +111,14 @@ def load_torchvision(name: str, root: str | Path, download: bool = True) -> RawS
         try:
             ds = cls(root=str(root), train=train, download=download)
         except Exception as err:  # network errors arrive as many types (URLError, OSError, RuntimeError)
+            damaged = damaged_files(cls, root)
+            if damaged:
+                raise DataUnavailableError(
+                    f"{name}: {', '.join(damaged)} failed the MD5 check and could not be fetched again "
+                    f"({type(err).__name__}: {err}); delete or replace the file(s) and rerun"
+                ) from err
             raise DataUnavailableError(
-                f"{name} is not under {root} and could not be downloaded ({type(err).__name__}: {err}). "
+                f"{name} could not be read from {root} nor downloaded ({type(err).__name__}: {err}). "
                 "On an offline machine, copy the files there or use the idx_dir source."
             ) from err
         images = np.asarray(ds.data)
@@ -120,6 +126,20 @@ def load_torchvision(name: str, root: str | Path, download: bool = True) -> RawS
         splits[split] = (np.ascontiguousarray(images, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64))
         classes = list(ds.classes)
     return RawSplits(*splits["train"], *splits["test"], classes)
+
+
+def damaged_files(cls, root: str | Path) -> list[str]:
+    """Files present under `root` whose MD5 differs from torchvision's own table for `cls`
+    (CIFAR: the archive and its extracted batches; MNIST family: the downloaded .gz archives)."""
+    from torchvision.datasets.utils import check_integrity
+
+    if hasattr(cls, "train_list"):
+        folder = Path(root) / cls.base_folder
+        listed = [(Path(root) / cls.filename, cls.tgz_md5)] + [(folder / f, md5) for f, md5 in cls.train_list + cls.test_list]
+    else:
+        folder = Path(root) / cls.__name__ / "raw"
+        listed = [(folder / Path(url).name, md5) for url, md5 in cls.resources]
+    return [str(path) for path, md5 in listed if path.is_file() and not check_integrity(str(path), md5)]
 
 
 def load_source(spec: dict, root: str | Path) -> RawSplits:

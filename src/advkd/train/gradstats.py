@@ -31,6 +31,14 @@ class GradientStats:
         self._sum += torch.stack(torch._foreach_norm(grads, 1)).float() / self._numel
         self._steps += 1
 
+    def state(self) -> dict:
+        """The epoch's partial sums, for a mid-epoch checkpoint."""
+        return {"sum": self._sum.clone(), "steps": self._steps}
+
+    def load_state(self, state: dict) -> None:
+        self._sum.copy_(state["sum"])
+        self._steps = state["steps"]
+
     def pop_epoch(self) -> list[float]:
         """The epoch's per-weight averages (one host sync), and reset for the next epoch."""
         means = (self._sum / max(self._steps, 1)).tolist()

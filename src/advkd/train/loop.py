@@ -3,8 +3,9 @@
 The hot loop keeps everything on the device: batches come from `DeviceBatches`, losses and
 accuracy are summed into device tensors, and the host only synchronises every `log_every` steps
 (to check for a non-finite loss and update the progress bar) and once at the end of an epoch.
-A checkpoint is written after every epoch; calling `fit` again with the same run id resumes from
-it and, on CPU, ends with bitwise the same weights as an uninterrupted run.
+A checkpoint is written after every epoch, and mid-epoch when SIGTERM arrives (the epoch's batch
+order, generator state and partial sums included); calling `fit` again with the same run id
+resumes from it and, on CPU, ends with bitwise the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, epoch_generator, select
 from ..evaluate.accuracy import accuracy_and_loss
+from ..experiments import ConfigError
 from ..io import load_torch
 from ..models import build_model
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -38,8 +40,8 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class Preempted(RuntimeError):
-    """SIGTERM arrived: the loop stopped at its next sync point; the last epoch's checkpoint is on
-    disk, so a re-run resumes from there (at most one epoch of work is lost)."""
+    """SIGTERM arrived: at its next sync point (at most `log_every` steps later) the loop saved a
+    checkpoint of exactly where it was, mid-epoch included, and stopped; a re-run resumes there."""
 
 
 @dataclass
@@ -141,6 +143,10 @@ def fit(
         teacher = teacher.to(rt.device, memory_format=memory_format).eval()
 
     flt = spec.get("data", {})
+    for key in ("keep_classes", "drop_classes"):
+        missing = [c for c in flt.get(key, []) if not 0 <= c < data.num_classes]
+        if missing:
+            raise ConfigError(f"run {run_id}: data.{key} names class {missing[0]}; the dataset has classes 0..{data.num_classes - 1}")
     train_x, train_y = select(data.train_x, data.train_y, flt.get("keep_classes"), flt.get("drop_classes"), flt.get("limit"))
     augment = recipe.get("augment", {})
     batches = DeviceBatches(
@@ -153,7 +159,7 @@ def fit(
 
     history: list[dict] = []
     grad_epochs: list[list[float]] = []
-    start_epoch = 0
+    start_epoch, partial = 0, None
     state = load_checkpoint(checkpoint_path, run_id, rt.device)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -162,14 +168,32 @@ def fit(
         if rt.device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), rt.device)
         history, grad_epochs, start_epoch = state["history"], state["gradients"], state["epoch"]
-        log.info("run %s: resuming after epoch %d of %d", run_id, start_epoch, recipe["epochs"])
+        partial = state.get("partial")  # set when SIGTERM stopped the run inside an epoch
+        where = f"epoch {start_epoch + 1}, step {partial['step'] + 1}" if partial else f"epoch {start_epoch + 1}"
+        log.info("run %s: resuming at %s of %d epochs", run_id, where, recipe["epochs"])
+
+    def save(epochs_done: int, partial: dict | None = None) -> None:
+        save_checkpoint(
+            checkpoint_path,
+            run_id,
+            {
+                "epoch": epochs_done,
+                "partial": partial,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "cpu_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(rt.device) if rt.device.type == "cuda" else None,
+                "history": history,
+                "gradients": grad_epochs,
+            },
+        )
 
     epochs, steps_per_epoch = recipe["epochs"], len(batches)
     log_every = max(1, recipe.get("log_every", 50))
     preempted = _SigtermFlag()
     bar = tqdm(
-        total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch, desc=run_id,
-        disable=not progress, file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0,
+        total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch + (partial["step"] if partial else 0),
+        desc=run_id, disable=not progress, file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0,
         ascii=not sys.stderr.isatty(), dynamic_ncols=True,
     )  # fmt: skip
     with preempted, bar:
@@ -177,11 +201,19 @@ def fit(
             started = time.time()
             model.train()
             generator = epoch_generator(spec["seed"], epoch, rt.device)
+            order = batches.order(generator)
             loss_sum = torch.zeros((), device=rt.device)
             correct = torch.zeros((), device=rt.device, dtype=torch.long)
             first_bad = torch.full((), -1, device=rt.device, dtype=torch.long)
-            seen = 0
-            for step, (x, y) in enumerate(batches.iterate(generator)):
+            seen, first_step = 0, 0
+            if partial is not None:  # continue the interrupted epoch exactly where it stopped
+                generator.set_state(partial["generator"])
+                loss_sum.copy_(partial["loss_sum"])
+                correct.copy_(partial["correct"])
+                seen, first_step = partial["seen"], partial["step"]
+                grads.load_state(partial["grad_sums"])
+                partial = None
+            for step, (x, y) in enumerate(batches.iterate(generator, order, first_step), start=first_step):
                 lr = learning_rate(recipe["optimizer"]["lr"], recipe.get("schedule", {}), epoch, step, steps_per_epoch, epochs)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -197,8 +229,11 @@ def fit(
                 seen += len(y)
                 if (step + 1) % log_every == 0 or step + 1 == steps_per_epoch:
                     _raise_if_bad(first_bad, run_id, epoch)
-                    if preempted.received:
-                        raise Preempted(f"run {run_id}: SIGTERM received; resumes from the checkpoint after epoch {epoch}")
+                    if preempted.received and step + 1 < steps_per_epoch:
+                        done = {"step": step + 1, "generator": generator.get_state(), "loss_sum": loss_sum,
+                                "correct": correct, "seen": seen, "grad_sums": grads.state()}  # fmt: skip
+                        save(epoch, done)
+                        raise Preempted(f"run {run_id}: SIGTERM received; checkpoint saved at epoch {epoch + 1}, step {step + 1}, where a re-run resumes")
                     bar.update((step + 1) - (bar.n - epoch * steps_per_epoch))
                     bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", lr=f"{lr:.4g}", refresh=False)
             test_acc, test_loss = accuracy_and_loss(model, test_x, test_y, autocast_dtype=rt.autocast_dtype)
@@ -217,19 +252,9 @@ def fit(
                 "run %s epoch %d/%d: loss %.4f train acc %.4f test acc %.4f (%.1f s)",
                 run_id, epoch + 1, epochs, row["train_loss"], row["train_acc"], test_acc, row["seconds"],
             )  # fmt: skip
-            save_checkpoint(
-                checkpoint_path,
-                run_id,
-                {
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "cpu_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state(rt.device) if rt.device.type == "cuda" else None,
-                    "history": history,
-                    "gradients": grad_epochs,
-                },
-            )
+            save(epoch + 1)
+            if preempted.received and epoch + 1 < epochs:
+                raise Preempted(f"run {run_id}: SIGTERM received; checkpoint saved after epoch {epoch + 1}, where a re-run resumes")
     return TrainResult(model.eval(), history, {"names": grads.names, "epochs": grad_epochs})
 
 
