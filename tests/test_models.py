@@ -3,6 +3,7 @@ import torch
 
 from advkd.evaluate import count_flops, count_parameters
 from advkd.models import build_model
+from advkd.models.folding import FoldedTwin
 
 
 def build(arch, shape=(3, 32, 32), **kw):
@@ -47,3 +48,22 @@ def test_normalization_is_the_first_layer():
     x = torch.rand(4, 1, 2, 2)
     manual = model.layers(torch.flatten((x - 0.5) / 0.25, 1))
     assert torch.allclose(model(x), manual)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+def test_folded_twin_computes_the_eval_model(arch):
+    """Batch norms folded into their convolutions: same outputs, also after the weights move."""
+    torch.manual_seed(0)
+    model = build_model({"arch": arch, "width": 0.125}, (3, 16, 16), 10, [0.5] * 3, [0.25] * 3)
+    folded = FoldedTwin(model)
+    assert len(folded.folds) == sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    x = torch.rand(8, 3, 16, 16)
+    for _ in range(2):
+        model.train()
+        model(torch.rand(16, 3, 16, 16) * 2)  # moves the running statistics away from 0 and 1
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.02)
+            expected = model.eval()(x)
+            scale = expected.abs().max()
+            assert (folded.sync()(x) - expected).abs().max() <= 1e-5 * scale  # float rounding only

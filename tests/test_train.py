@@ -76,3 +76,15 @@ def test_learning_rate_schedules():
     cosine = {"name": "cosine"}
     assert lr(cosine, 0) == pytest.approx(0.1) and lr(cosine, 100) == pytest.approx(0.05)
     assert lr(cosine, 199, 9) < 1e-5
+
+
+@pytest.mark.slow
+def test_compiled_forward_trains_like_the_eager_one(digits, tmp_path):
+    """recipe `compile: true` runs the student's forward through torch.compile (C++ codegen on CPU)."""
+    runs = {}
+    for compiled in (False, True):
+        spec = mlp_spec()
+        spec["recipe"].update(epochs=1, compile=compiled)
+        runs[compiled] = fit(spec, digits, f"c{compiled}.s0", tmp_path / f"{compiled}.pt", progress=False)
+    assert runs[True].history[0]["test_acc"] == pytest.approx(runs[False].history[0]["test_acc"], abs=0.02)
+    assert runs[True].history[0]["train_loss"] == pytest.approx(runs[False].history[0]["train_loss"], rel=1e-3)

@@ -17,7 +17,8 @@ import torch
 from ..io import load_torch, save_torch
 from .sources import RawSplits, load_source
 
-FORMAT_VERSION = 2  # 2: adds the arrays' SHA-256
+FORMAT_VERSION = 2  # 2 adds the arrays' SHA-256; files of format 1 still load, unverified
+READABLE_FORMATS = (1, 2)
 ARRAYS = ("train_x", "train_y", "test_x", "test_y")
 
 
@@ -94,14 +95,14 @@ def load(path: str | Path) -> PreparedDataset:
         raise
     except Exception as err:  # truncated zip, bad pickle opcode, ...
         raise CorruptDatasetError(f"{path}: unreadable dataset file ({type(err).__name__}: {err})") from err
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
-        raise CorruptDatasetError(f"{path}: not an advkd dataset file of format {FORMAT_VERSION}")
+    if not isinstance(blob, dict) or blob.get("format") not in READABLE_FORMATS:
+        raise CorruptDatasetError(f"{path}: not an advkd dataset file (formats {READABLE_FORMATS}); delete it and rerun")
     try:
         data = PreparedDataset(*(blob[k] for k in ("train_x", "train_y", "test_x", "test_y", "classes", "mean", "std")))
     except KeyError as err:
         raise CorruptDatasetError(f"{path}: missing field {err}") from err
     validate(data, str(path))
-    if digest(data) != blob.get("sha256"):
+    if blob["format"] >= 2 and digest(data) != blob["sha256"]:
         raise CorruptDatasetError(f"{path}: checksum mismatch, the file is damaged; delete it and rerun to rebuild it")
     return data
 

@@ -63,12 +63,28 @@ def run_autoattack(
         idx = robust.nonzero().flatten()
         if len(idx):
             adversary.attacks_to_run = [attack]
-            x_adv, _ = adversary.run_standard_evaluation(x[idx], y[idx], batch_size=batch_size)
+            x_adv, batch_size = _run_fitting(adversary, x[idx], y[idx], batch_size)
             with torch.no_grad():
                 still = torch.cat([model(x_adv[i : i + batch_size]).argmax(1) == y[idx][i : i + batch_size] for i in range(0, len(idx), batch_size)])
             robust[idx] = still
         result["after"][attack] = robust.float().mean().item()
         log.info("AutoAttack %s: robust accuracy %.4f (%.0f s)", attack, result["after"][attack], time.time() - started)
     result["robust_acc"] = robust.float().mean().item()
+    result["batch_size"] = batch_size
     result["seconds"] = time.time() - started
     return result
+
+
+def _run_fitting(adversary, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, int]:
+    """Run the adversary's current attack with the largest batch (from `batch_size` down, halving)
+    that fits in GPU memory; returns the adversarial points and the batch size that worked."""
+    while True:
+        try:
+            x_adv, _ = adversary.run_standard_evaluation(x, y, batch_size=batch_size)
+            return x_adv, batch_size
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size //= 2
+            torch.cuda.empty_cache()
+            log.warning("AutoAttack: out of GPU memory; retrying with batch size %d", batch_size)
