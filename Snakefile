@@ -4,7 +4,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The paper config is the default only: a --configfile replaces it instead of being merged into it
+# (else every key a demo or user config leaves out would silently come from the paper). Decided
+# here rather than by --replace-workflow-config, which cluster jobs would not inherit.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -18,6 +23,7 @@ report: "workflow/report/workflow.rst"
 
 
 rule all:
+    localrule: True
     input:
         get_report_targets(),
     default_target: True

@@ -1,7 +1,12 @@
-"""Shared fixtures: the offline digits dataset and a small model trained on it once per session."""
+"""Shared fixtures: the offline digits dataset, a small model trained on it, and the shrunk demo
+run once through the local Snakemake CLI (test_workflow checks it; test_slurm compares with it)."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,8 @@ from advkd.data import prepare
 from advkd.train import fit
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+REPO = Path(__file__).resolve().parents[1]
+SHRINK = Path(__file__).with_name("workflow") / "shrink.yaml"
 
 
 def mlp_spec(**overrides) -> dict:
@@ -39,3 +46,42 @@ def trained_mlp(digits, tmp_path_factory):
     """An MLP trained with cross-entropy on the digits: the 'real model' several tests attack."""
     folder = tmp_path_factory.mktemp("mlp")
     return fit(mlp_spec(), digits, "mlp.s0.test", folder / "checkpoint.pt", progress=False)
+
+
+def snakemake(workdir: Path, *args: str, extra_configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    """The shrunk demo's Snakemake CLI in `workdir` (demo.yaml + tests/workflow/shrink.yaml + extras)."""
+    configs = [str(workdir / "demo.yaml"), str(SHRINK), *map(str, extra_configs)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--configfile", *configs, *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def planned(workdir: Path, **kw) -> set[tuple[str, str]]:
+    """(rule, run name or table name or '') of every job a dry run plans."""
+    result = snakemake(workdir, "--dry-run", **kw)
+    assert result.returncode == 0, result.stderr + result.stdout
+    jobs, rule = set(), None
+    for line in result.stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = m.group(1)
+            jobs.add((rule, ""))
+        elif rule and (m := re.match(r"^\s+wildcards: (?:run_id=([\w-]+)\.s\d+\.|table=(\w+))", line)):
+            jobs.discard((rule, ""))
+            jobs.add((rule, m.group(1) or m.group(2)))
+    return jobs
+
+
+def checkout_like(folder: Path) -> Path:
+    """A work folder as in a checkout: config/ (the Snakefile's default config) and demo.yaml."""
+    shutil.copytree(REPO / "config", folder / "config")
+    shutil.copy(REPO / "config" / "demo.yaml", folder / "demo.yaml")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    """The shrunk demo, run to completion locally once per session."""
+    work = checkout_like(tmp_path_factory.mktemp("workflow"))
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work

@@ -1,8 +1,31 @@
-"""Which device a job computes on."""
+"""Which device a job computes on, and, with several GPUs on one machine, which of them.
+
+Snakemake's `--resources gpu=N` runs up to N GPU jobs at once but does not say which GPU each
+gets. A job claims one visible device by holding an exclusive `flock` on that device's lock file
+under `.snakemake/advkd-gpus/` for as long as it runs. The kernel drops the lock when the process
+ends, however it ends (SIGKILL included), so a dead job never keeps a GPU claimed.
+
+Visible devices are those CUDA_VISIBLE_DEVICES lists when it is set (by you, or by a scheduler
+such as SLURM, which gives a job exactly the GPUs it was allocated), else every device torch
+sees. With a single visible device there is nothing to share out and no lock is taken.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
 import torch
+
+log = logging.getLogger(__name__)
+
+LOCK_DIR = Path(".snakemake") / "advkd-gpus"
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -12,3 +35,53 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {requested!r} requested but CUDA is not available")
     return torch.device(requested)
+
+
+def visible_devices() -> list[str]:
+    """Names of the devices this process may use: CUDA_VISIBLE_DEVICES's entries, else 0..n-1."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [name.strip() for name in listed.split(",") if name.strip()]
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+@contextmanager
+def claim_slot(names: Sequence[str], lock_dir: str | Path = LOCK_DIR, poll_seconds: float = 1.0) -> Iterator[int]:
+    """Hold one of `names` (its index is yielded) exclusively for the duration of the block,
+    waiting while every one of them is held by another process."""
+    lock_dir = Path(lock_dir)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    waiting = False
+    while True:
+        for index, name in enumerate(names):
+            handle = open(lock_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock", "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                handle.truncate(0)
+                handle.write(f"pid {os.getpid()}\n")  # who holds it, for people looking
+                handle.flush()
+                yield index
+            finally:
+                handle.close()  # releases the lock
+            return
+        if not waiting:
+            log.warning("all %d devices are claimed by other jobs; waiting for one to be released", len(names))
+            waiting = True
+        time.sleep(poll_seconds)
+
+
+@contextmanager
+def claim_device(requested: str = "auto", lock_dir: str | Path = LOCK_DIR) -> Iterator[torch.device]:
+    """The device to compute on, claimed for the block when several GPUs are visible (see module)."""
+    device = pick_device(requested)
+    names = visible_devices() if device.type == "cuda" and device.index is None else []
+    if len(names) <= 1:
+        yield device
+        return
+    with claim_slot(names, lock_dir) as index:
+        log.info("claimed GPU %s of %s (cuda:%d)", names[index], ",".join(names), index)
+        yield torch.device("cuda", index)

@@ -60,7 +60,8 @@ def get_mem_mb(wildcards):
 
 
 def get_autoattack_params(wildcards):
-    return canonical_json(config["autoattack"])
+    """The attack settings; scheduler estimates (runtime, mem_mb) are left out so they rerun nothing."""
+    return canonical_json({k: v for k, v in config["autoattack"].items() if k not in ("runtime", "mem_mb")})
 
 
 def get_table_runs(wildcards):

@@ -1,4 +1,6 @@
+# Runs where Snakemake runs, also on a cluster: compute nodes often lack internet for the download.
 rule prepare_data:
+    localrule: True
     output:
         "resources/datasets/{dataset}.pt",
     params:

@@ -34,6 +34,7 @@ rule autoattack:
     resources:
         gpu=COMPUTE.get("gpus_per_job", 1),
         runtime=config["autoattack"].get("runtime", 120),
+        mem_mb=config["autoattack"].get("mem_mb", 8000),
     log:
         "logs/autoattack/{run_id}.log",
     benchmark:

@@ -1,4 +1,6 @@
+# Report rules run where Snakemake runs, also on a cluster: each is seconds of work.
 rule table:
+    localrule: True
     input:
         unpack(get_table_inputs),
     output:
@@ -17,6 +19,7 @@ rule table:
 
 
 rule figure1:
+    localrule: True
     input:
         gradients=get_figure_gradients,
     output:
@@ -34,6 +37,7 @@ rule figure1:
 
 
 rule index:
+    localrule: True
     input:
         tables=get_table_files(),
         figures=get_figure_files(),

@@ -3,17 +3,17 @@
 import json
 
 from advkd.data import load
-from advkd.devices import pick_device
+from advkd.devices import claim_device
 from advkd.evaluate import run_autoattack
 from advkd.io import write_json
 from advkd.joblog import job_log
 from advkd.train import load_weights
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_log(sm.log[0], sm.threads) as log:
+with job_log(sm.log[0], sm.threads) as log, claim_device(sm.params.device) as device:
     spec, attack = json.loads(sm.params.spec), json.loads(sm.params.attack)
     data = load(sm.input.data)
-    model = load_weights(spec["model"], data, sm.input.model, pick_device(sm.params.device))
+    model = load_weights(spec["model"], data, sm.input.model, device)
     n = attack.get("n") or len(data.test_y)
     result = run_autoattack(
         model,

@@ -4,15 +4,14 @@ import json
 from pathlib import Path
 
 from advkd.data import load
-from advkd.devices import pick_device
+from advkd.devices import claim_device
 from advkd.io import save_torch, write_json
 from advkd.joblog import job_log
 from advkd.train import fit, load_weights
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_log(sm.log[0], sm.threads):
+with job_log(sm.log[0], sm.threads), claim_device(sm.params.device) as device:
     spec = json.loads(sm.params.spec)
-    device = pick_device(sm.params.device)
     data = load(sm.input.data)
     teacher = None
     if spec["teacher"] is not None:
