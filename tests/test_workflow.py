@@ -65,6 +65,18 @@ def test_table_cells_are_the_runs_numbers(workdir):
     (attack,) = run_files(workdir, "resnet18_at", "autoattack.json")
     assert float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
     assert attack["robust_acc"] <= attack["clean_acc"] and attack["n"] == 20
+    stages = [float(table5["ResNet18 (AT), no teacher"][f"{column}_mean"]) for column in ("apgd_ce", "apgd_t", "fab_t", "square")]
+    assert stages == pytest.approx([100 * attack["after"][a] for a in ("apgd-ce", "apgd-t", "fab-t", "square")])
+    assert stages == sorted(stages, reverse=True) and stages[-1] == pytest.approx(100 * attack["robust_acc"])
+
+    table1 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table1.csv")}
+    (defective,) = run_files(workdir, "mlp_teacher_defective", "history.json")
+    assert len(defective) == 1  # the defective teacher trained for one epoch
+    (defective_kd,) = run_files(workdir, "mlp_student_defective_kd", "metrics.json")
+    row = table1["Student MLP, distilled from the defective teacher"]
+    assert float(row["accuracy_mean"]) == pytest.approx(100 * defective_kd["test_acc"])
+    lsr = run_files(workdir, "resnet18_lsr", "metrics.json")
+    assert float(table4["LSR (epsilon = 0.1)"]["accuracy_mean"]) == pytest.approx(statistics.fmean(100 * m["test_acc"] for m in lsr))
 
     table2 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table2.csv")}
     (omit,) = run_files(workdir, "omit1_plain", "metrics.json")
@@ -115,6 +127,6 @@ def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    assert counts["prepare_data"] == "2" and counts["train"] == "11" and counts["distill"] == "15"
+    assert counts["prepare_data"] == "2" and counts["train"] == "15" and counts["distill"] == "16"
     assert counts["autoattack"] == "4" and counts["table"] == "5" and counts["figure1"] == "1"
     assert not (tmp_path / "resources").exists()

@@ -26,6 +26,8 @@ HASH_LENGTH = 10
 TEACHER_METHODS = frozenset({"kd", "at_kd"})
 ADVERSARIAL_METHODS = frozenset({"at", "at_kd", "at_tfkd_reg"})
 VIRTUAL_TEACHER_METHODS = frozenset({"tfkd_reg", "at_tfkd_reg"})
+# Table columns read from a run's autoattack.json (see advkd.report.tables.METRICS).
+AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square"})
 
 # Class counts known before any download (an idx_dir source declares its own with `classes`).
 SOURCE_CLASS_COUNTS = {"digits": 10}
@@ -175,7 +177,7 @@ class Registry:
         return [run for name in names for run in self.seeds(name)]
 
     def table_needs_autoattack(self, table: str) -> bool:
-        return "autoattack" in self.config["tables"][table]["columns"]
+        return not AUTOATTACK_COLUMNS.isdisjoint(self.config["tables"][table]["columns"])
 
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))

@@ -18,10 +18,20 @@ METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
     "without": ("Acc. w/o omitted (%)", lambda m: 100 * m["eval"]["subsets"]["without"], True),
     "only": ("Acc. only omitted (%)", lambda m: 100 * m["eval"]["subsets"]["only"], True),
     "autoattack": ("AutoAttack acc. (%)", lambda m: 100 * m["autoattack"]["robust_acc"], True),
+    # Robust accuracy after each AutoAttack stage (each attacks what the earlier ones left standing).
+    "apgd_ce": ("after APGD-CE (%)", lambda m: _after(m, "apgd-ce"), True),
+    "apgd_t": ("after APGD-T (%)", lambda m: _after(m, "apgd-t"), True),
+    "fab_t": ("after FAB-T (%)", lambda m: _after(m, "fab-t"), True),
+    "square": ("after Square (%)", lambda m: _after(m, "square"), True),
     "parameters": ("Parameters", lambda m: m["eval"]["parameters"], False),
     "weights": ("Weights", lambda m: m["eval"]["weights"], False),
     "macs": ("FLOPs (multiply-adds)", lambda m: m["eval"]["macs"], False),
 }
+
+
+def _after(metrics: dict, attack: str) -> float:
+    """Robust accuracy after `attack`; NaN (shown as a dash) when the run's AutoAttack skipped it."""
+    return 100 * metrics["autoattack"]["after"].get(attack, math.nan)
 
 
 def summarize(values: Sequence[float]) -> tuple[float, float, int]:
