@@ -89,7 +89,7 @@ def _fmt(mean: float, std: float | None, n: int | None, percent: bool, pm: str) 
 
 
 def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataFrame:
-    """Human-readable cells: 'ours', 'paper' and 'Δ' per metric."""
+    """Human-readable cells: 'ours', and where the paper has values, 'paper' and 'Δ', per metric."""
     out = pd.DataFrame({"Method": frame["row"]})
     for metric in definition["columns"]:
         header, _, percent = METRICS[metric]
@@ -97,6 +97,8 @@ def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataF
             _fmt(r[f"{metric}_mean"], r[f"{metric}_std"] if percent else None, r[f"{metric}_n"] if percent else None, percent, pm)
             for _, r in frame.iterrows()
         ]
+        if frame[f"{metric}_paper"].isna().all():
+            continue  # no paper value in this column: no 'paper' and 'Δ' columns of dashes
         out[f"{header} paper"] = [
             "–" if pd.isna(r[f"{metric}_paper"]) else _fmt(r[f"{metric}_paper"], None if pd.isna(r[f"{metric}_paper_std"]) else r[f"{metric}_paper_std"], None, percent, pm)
             for _, r in frame.iterrows()
