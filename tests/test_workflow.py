@@ -15,7 +15,7 @@ import pytest
 
 from .conftest import REPO, planned, snakemake
 
-REPORT_FILES = [f"table{i}.{ext}" for i in range(1, 6) for ext in ("csv", "md", "tex")] + [
+REPORT_FILES = [f"table{i}{ext}" for i in range(1, 6) for ext in (".csv", ".md", ".tex", "_curves.png")] + [
     "figure1_gradients.png",
     "figure1_gradients.pdf",
     "index.md",
@@ -39,6 +39,7 @@ def test_every_report_file_is_made(workdir):
         assert (folder / name).stat().st_size > 0, name
     index = (folder / "index.md").read_text()
     assert "Table 4" in index and "figure1_gradients.png" in index and "demo.yaml" in index
+    assert "table4_curves.png" in index
     assert "config/config.yaml" not in index  # the demo replaced the paper config
 
 
@@ -95,6 +96,7 @@ def test_one_changed_value_reruns_only_what_depends_on_it(workdir, tmp_path):
         ("distill", "resnet18_tfkd_reg"),
         ("evaluate", "resnet18_tfkd_reg"),
         ("table", "table4"),
+        ("curves", "table4"),
         ("figure1", ""),
         ("index", ""),
         ("all", ""),
@@ -108,7 +110,7 @@ def test_a_teacher_change_reaches_its_students(workdir, tmp_path):
     jobs = planned(workdir, extra_configs=(change,))
     runs = {run for rule, run in jobs if rule in ("train", "distill", "evaluate", "autoattack")}
     assert runs == {"resnet18_at", "resnet18_akd", "resnet18_at_tfkd_self"}
-    assert ("table", "table5") in jobs and ("table", "table4") not in jobs
+    assert ("table", "table5") in jobs and ("curves", "table5") in jobs and ("table", "table4") not in jobs
 
 
 def test_editing_a_comment_plans_nothing(workdir):

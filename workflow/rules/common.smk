@@ -77,6 +77,10 @@ def get_table_inputs(wildcards):
     }
 
 
+def get_table_histories(wildcards):
+    return [f"{r.folder}/history.json" for r in get_table_runs(wildcards)]
+
+
 def get_table_definition(wildcards):
     return canonical_json(config["tables"][wildcards.table])
 
@@ -99,6 +103,10 @@ def get_figure_run_names(wildcards):
 
 def get_table_files():
     return [f"{REPORTS}/{table}.md" for table in config.get("tables", {})]
+
+
+def get_curve_files():
+    return [f"{REPORTS}/{table}_curves.png" for table in config.get("tables", {})]
 
 
 def get_figure_files():

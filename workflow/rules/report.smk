@@ -36,10 +36,28 @@ rule figure1:
         "../scripts/figure1.py"
 
 
+rule curves:
+    localrule: True
+    input:
+        histories=get_table_histories,
+    output:
+        report(f"{REPORTS}/{{table}}_curves.png", caption="../report/curves.rst", category="Training curves"),
+    params:
+        definition=get_table_definition,
+        run_names=get_table_run_names,
+    log:
+        f"logs/curves/{config['name']}/{{table}}.log",
+    conda:
+        "../../envs/advkd.yaml"
+    script:
+        "../scripts/curves.py"
+
+
 rule index:
     localrule: True
     input:
         tables=get_table_files(),
+        curves=get_curve_files(),
         figures=get_figure_files(),
     output:
         f"{REPORTS}/index.md",

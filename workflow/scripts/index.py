@@ -28,9 +28,12 @@ def index_lines() -> list[str]:
         f"- produced: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
         "",
     ]
+    curve_names = {Path(png).name for png in sm.input.curves}
     for md in sorted(sm.input.tables):
         stem = Path(md).stem
         lines += [Path(md).read_text(), f"Files: [{stem}.csv]({stem}.csv), [{stem}.md]({stem}.md), [{stem}.tex]({stem}.tex)", ""]
+        if f"{stem}_curves.png" in curve_names:
+            lines += [f"![Training curves, {stem}]({stem}_curves.png)", ""]
     for png in sm.input.figures:
         name, stem = Path(png).name, Path(png).stem
         lines += [f"![Figure 1]({name})", "", f"Files: [{name}]({name}), [{stem}.pdf]({stem}.pdf)", ""]
