@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -37,3 +38,12 @@ def test_pgd_is_reproducible_with_a_seed(trained_mlp, digits):
     first, second = attack(trained_mlp.model, x, y, seed=3), attack(trained_mlp.model, x, y, seed=3)
     assert torch.equal(first, second)
     assert not torch.equal(first, attack(trained_mlp.model, x, y, seed=4))
+
+
+def test_pgd_accuracy_is_clean_accuracy_at_eps_zero_and_drops_with_eps(trained_mlp, digits):
+    from advkd.evaluate import accuracy_and_loss, pgd_accuracy
+
+    images, labels = digits.test_x[:200], digits.test_y[:200]
+    clean, _ = accuracy_and_loss(trained_mlp.model, images, labels)
+    assert pgd_accuracy(trained_mlp.model, images, labels, eps=0.0, step_size=0.01, steps=5) == pytest.approx(clean)
+    assert pgd_accuracy(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64) < clean - 0.3

@@ -69,6 +69,8 @@ def test_table_cells_are_the_runs_numbers(workdir):
     stages = [float(table5["ResNet18 (AT), no teacher"][f"{column}_mean"]) for column in ("apgd_ce", "apgd_t", "fab_t", "square")]
     assert stages == pytest.approx([100 * attack["after"][a] for a in ("apgd-ce", "apgd-t", "fab-t", "square")])
     assert stages == sorted(stages, reverse=True) and stages[-1] == pytest.approx(100 * attack["robust_acc"])
+    assert attack["pgd"]["steps"] == 20 and 0 <= attack["pgd"]["acc"] <= 1
+    assert float(table5["ResNet18 (AT), no teacher"]["pgd_mean"]) == pytest.approx(100 * attack["pgd"]["acc"])
 
     table1 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table1.csv")}
     (defective,) = run_files(workdir, "mlp_teacher_defective", "history.json")

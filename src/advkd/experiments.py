@@ -27,7 +27,7 @@ TEACHER_METHODS = frozenset({"kd", "at_kd"})
 ADVERSARIAL_METHODS = frozenset({"at", "at_kd", "at_tfkd_reg"})
 VIRTUAL_TEACHER_METHODS = frozenset({"tfkd_reg", "at_tfkd_reg"})
 # Table columns read from a run's autoattack.json (see advkd.report.tables.METRICS).
-AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square"})
+AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square", "pgd"})
 
 # Class counts known before any download (an idx_dir source declares its own with `classes`).
 SOURCE_CLASS_COUNTS = {"digits": 10}

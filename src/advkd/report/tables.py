@@ -23,6 +23,7 @@ METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
     "apgd_t": ("after APGD-T (%)", lambda m: _after(m, "apgd-t"), True),
     "fab_t": ("after FAB-T (%)", lambda m: _after(m, "fab-t"), True),
     "square": ("after Square (%)", lambda m: _after(m, "square"), True),
+    "pgd": ("PGD acc. (%)", lambda m: 100 * m["autoattack"].get("pgd", {}).get("acc", math.nan), True),
     "parameters": ("Parameters", lambda m: m["eval"]["parameters"], False),
     "weights": ("Weights", lambda m: m["eval"]["weights"], False),
     "macs": ("FLOPs (multiply-adds)", lambda m: m["eval"]["macs"], False),
