@@ -102,9 +102,8 @@ class BareSteps:
         self.steps = case.steps
 
     def __call__(self) -> None:
-        dtype = self.rt.autocast_dtype
         for _ in range(self.steps):
-            with torch.autocast(self.rt.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with self.rt.autocast():
                 loss = F.cross_entropy(self.model(self.x).float(), self.y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -121,9 +120,8 @@ class TeacherInference:
         self.steps = case.steps
 
     def __call__(self) -> None:
-        dtype = self.rt.autocast_dtype
         for _ in range(self.steps):
-            with torch.inference_mode(), torch.autocast(self.rt.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with torch.inference_mode(), self.rt.autocast():
                 self.teacher(self.x)
 
 

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import pickle
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,10 +31,9 @@ from advkd.experiments import ConfigError
 from advkd.io import load_torch, write_json
 from advkd.train import CheckpointMismatchError, NonFiniteLossError, Preempted, fit, load_weights
 
-from .conftest import mlp_spec
+from .conftest import REPO, checkout_like, mlp_spec
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+DEMO = yaml.safe_load((REPO / "config/demo.yaml").read_text())
 WORKER = Path(__file__).with_name("fit_worker.py")
 
 
@@ -86,7 +84,7 @@ def test_bad_config_names_the_key_and_what_is_allowed(case):
 
 def test_the_shipped_configs_pass_the_check():
     for name in ("config.yaml", "demo.yaml"):
-        advkd.config.check(advkd.config.load(ROOT / "config" / name))
+        advkd.config.check(advkd.config.load(REPO / "config" / name))
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -98,8 +96,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def snakemake_dry_run(workdir: Path, config: Path) -> subprocess.CompletedProcess:
-    shutil.copytree(ROOT / "config", workdir / "config", dirs_exist_ok=True)
-    cmd = ["snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(config), "--cores", "1"]
+    checkout_like(workdir)
+    cmd = ["snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile", str(config), "--cores", "1"]
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
 
 

@@ -46,10 +46,9 @@ def unavailable() -> str | None:
         return f"SLURM is not installed (apt-get install slurm-wlm munge): {', '.join(missing)} missing"
     if os.geteuid() != 0:
         return "the test cluster's daemons run as root"
-    for name in ("slurm.conf", "gres.conf"):
-        path = ETC / name
-        if path.exists() and MARKER not in path.read_text() and name == "slurm.conf":
-            return f"{path} belongs to a real SLURM installation; not overwriting it"
+    conf = ETC / "slurm.conf"
+    if conf.exists() and MARKER not in conf.read_text():
+        return f"{conf} belongs to a real SLURM installation; not overwriting it"
     return None
 
 

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .devices import autocast
+
 
 def pgd_linf(
     model: nn.Module,
@@ -35,7 +37,7 @@ def pgd_linf(
         x_adv = x.clone()
     for _ in range(steps):
         x_adv.requires_grad_(True)
-        with torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        with autocast(x.device, autocast_dtype):
             loss = F.cross_entropy(model(x_adv).float(), y)
         (grad,) = torch.autograd.grad(loss, x_adv)
         with torch.no_grad():

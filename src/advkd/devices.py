@@ -37,6 +37,12 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+def autocast(device: torch.device | str, dtype: torch.dtype | None):
+    """Autocast to `dtype` on `device`; a disabled context when `dtype` is None (full precision)."""
+    device_type = torch.device(device).type
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def visible_devices() -> list[str]:
     """Names of the devices this process may use: CUDA_VISIBLE_DEVICES's entries, else 0..n-1."""
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.filters import class_mask
+from ..devices import autocast
 
 
 @torch.inference_mode()
@@ -20,7 +21,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, auto
     outputs = []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].to(device, non_blocking=True).float().div_(255.0)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        with autocast(device, autocast_dtype):
             outputs.append(model(x).float())
     model.train(was_training)
     return torch.cat(outputs) if outputs else torch.empty(0)

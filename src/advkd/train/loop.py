@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, epoch_generator, select
+from ..devices import autocast
 from ..evaluate.accuracy import accuracy_and_loss
 from ..experiments import ConfigError
 from ..io import load_torch
@@ -60,6 +61,9 @@ class Runtime:
     autocast_dtype: torch.dtype | None
     channels_last: bool
 
+    def autocast(self):
+        return autocast(self.device, self.autocast_dtype)
+
     @classmethod
     def for_recipe(cls, recipe: dict, device: str | torch.device | None = None) -> Runtime:
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -95,10 +99,6 @@ class _StepRunner:
         folded = FoldedTwin(model) if method.adversarial and self.attack.get("model_mode", "eval") == "eval" else None
         self.folded = folded if folded is not None and folded.folds else None
 
-    def _autocast(self):
-        dtype = self.rt.autocast_dtype
-        return torch.autocast(self.rt.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
-
     def _adversarial(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         target = self.model
         if self.folded is not None:
@@ -119,10 +119,10 @@ class _StepRunner:
         z_t = None
         if self.teacher is not None:
             x_teacher = x if self.teacher_input == "clean" else x_student
-            with torch.inference_mode(), self._autocast():
+            with torch.inference_mode(), self.rt.autocast():
                 z_t = self.teacher(x_teacher).float()
             z_t = z_t.clone()  # an ordinary tensor, usable by autograd outside inference mode
-        with self._autocast():
+        with self.rt.autocast():
             z_s = self.forward(x_student)
         return self.method.loss(z_s, z_t, y, self.params), z_s
 
