@@ -25,6 +25,7 @@ from torch import nn
 
 import advkd.config
 import advkd.io
+import advkd.joblog
 from advkd.data import CorruptDatasetError, DataUnavailableError, IdxFormatError, load, prepare, read_idx, write_idx
 from advkd.data.sources import load_idx_dir
 from advkd.experiments import ConfigError
@@ -69,6 +70,8 @@ BAD_CONFIGS = {
     "teacher not taken": (lambda c: c["runs"]["mlp_student"].update(teacher="mlp_teacher"), r"runs\.mlp_student: method 'ce' takes no teacher"),
     "attack missing": (lambda c: c["recipes"]["adversarial"].pop("attack"), r"runs\.resnet18_at: method 'at' needs recipes\.adversarial\.attack"),
     "class the dataset lacks": (lambda c: c["runs"]["omit1_kd"]["data"].update(drop_classes=[10]), r"runs\.omit1_kd\.data\.drop_classes: class 10 is not in dataset 'digits'; allowed: 0\.\.9"),
+    "BYOT on a single-exit model": (lambda c: c["runs"]["resnet18_byot"]["model"].pop("exits"), r"runs\.resnet18_byot\.model: method 'byot' needs a multi-exit model \(exits: true\)"),
+    "multi-exit model without BYOT": (lambda c: c["runs"]["resnet18"]["model"].update(exits=True), r"runs\.resnet18\.model\.exits: only methods at_byot, byot train a multi-exit model"),
     "table row names no run": (lambda c: c["tables"]["table1"]["rows"][0].update(run="mlp_huge"), r"tables\.table1\.rows\[0\]\.run: 'mlp_huge' is not defined in runs"),
     "table column unknown": (lambda c: c["tables"]["table1"]["columns"].append("f1"), r"tables\.table1\.columns\[\d\]: 'f1' is not allowed; allowed: accuracy"),
 }  # fmt: skip
@@ -353,3 +356,11 @@ def test_a_second_snakemake_in_the_same_folder_is_refused(tmp_path):
     finally:
         first.terminate()
         first.wait(timeout=60)
+
+
+def test_an_unexpected_error_leaves_its_traceback_in_the_job_log(tmp_path):
+    log = tmp_path / "job.log"
+    with pytest.raises(ZeroDivisionError):
+        with advkd.joblog.job_log(log):
+            1 / 0
+    assert "Traceback" in log.read_text() and "ZeroDivisionError" in log.read_text()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from advkd import losses
+from advkd.models import Exits
 from advkd.train.methods import METHODS
 
 LN2 = math.log(2.0)
@@ -96,3 +97,41 @@ def test_adversarial_methods_use_the_same_formulas_on_attacked_logits():
     assert torch.equal(METHODS["at_tfkd_reg"].loss(z_adv, None, y, p), losses.tfkd_reg(z_adv, y, 0.7, 3.0))
     assert METHODS["at_kd"].adversarial and METHODS["at_kd"].needs_teacher
     assert METHODS["at_tfkd_reg"].adversarial and not METHODS["at_tfkd_reg"].needs_teacher
+
+
+def test_byot_by_hand():
+    """Two exits: CE at both, T^2 KL from the deepest to the shallow one, squared feature distance."""
+    z1, z2 = torch.tensor([[0.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    f1, f2 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 3.0]])
+    y, alpha, t, b = torch.tensor([1]), 0.25, 2.0, 0.5
+    q = torch.softmax(z2 / t, 1)[0].tolist()
+    kl = sum(v * math.log(v / 0.5) for v in q)  # the shallow exit at T = 2 is uniform
+    ce1, ce2 = LN2, -math.log(math.exp(2) / (1 + math.exp(2)))
+    want = (1 - alpha) * (ce1 + ce2) + alpha * t * t * kl + b * (1 + 9)
+    got = losses.byot([z1, z2], [f1, f2], y, alpha, t, b)
+    assert got.item() == pytest.approx(want, rel=1e-6)
+    assert torch.equal(METHODS["byot"].loss(Exits([z1, z2], [f1, f2]), None, y, {"alpha": alpha, "temperature": t, "hint_weight": b}), got)
+
+
+def test_byot_deepest_exit_learns_from_labels_only():
+    """Its logits and features are the teacher's: detached, so the KD and hint terms move only the
+    shallow exits."""
+    torch.manual_seed(0)
+    logits = [torch.randn(4, 5, requires_grad=True) for _ in range(3)]
+    features = [torch.randn(4, 6, requires_grad=True) for _ in range(3)]
+    y = torch.randint(0, 5, (4,))
+    losses.byot(logits, features, y, alpha=1.0, temperature=3.0, hint_weight=1.0).backward()
+    assert torch.count_nonzero(logits[-1].grad) == 0 and features[-1].grad is None
+    assert all(torch.count_nonzero(t.grad) > 0 for t in logits[:-1] + features[:-1])
+
+
+def test_byot_hint_weight_is_per_example_not_per_batch():
+    """The re-implementation sums the squared feature distance over the batch: its weight b at
+    batch size B is our b * B (advkd.losses.byot)."""
+    torch.manual_seed(0)
+    batch, features = 8, [torch.randn(8, 6) for _ in range(2)]
+    logits = [torch.zeros(8, 3)] * 2  # alpha 1 and equal exits: no CE and no KL, the hint alone
+    y = torch.zeros(8, dtype=torch.long)
+    reference_sum = (features[0] - features[1]).pow(2).sum().item()
+    ours = losses.byot(logits, features, y, 1.0, 3.0, 1e-6 * batch).item()
+    assert ours == pytest.approx(1e-6 * reference_sum, rel=1e-5)

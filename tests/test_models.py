@@ -67,3 +67,22 @@ def test_folded_twin_computes_the_eval_model(arch):
             expected = model.eval()(x)
             scale = expected.abs().max()
             assert (folded.sync()(x) - expected).abs().max() <= 1e-5 * scale  # float rounding only
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (1, 28, 28)])
+def test_multi_exit_resnet_has_a_classifier_after_every_stage(arch, shape):
+    model = build(arch, shape, width=0.125, exits=True).eval()
+    x = torch.rand(2, *shape)
+    exits = model.exits(x)
+    width = model.stage_channels[-1]
+    assert [tuple(z.shape) for z in exits.logits] == [(2, 10)] * 4
+    assert [tuple(f.shape) for f in exits.features] == [(2, width)] * 4  # the hint compares like with like
+    assert torch.equal(exits.logits[-1], model(x))  # forward is the deepest exit, the tested network
+    assert torch.allclose(FoldedTwin(model).sync()(x), model(x), atol=1e-5)
+
+
+def test_multi_exit_heads_add_parameters_but_not_test_time_flops():
+    plain, multi = build("resnet18", width=0.25), build("resnet18", width=0.25, exits=True)
+    assert count_parameters(multi)["parameters"] > count_parameters(plain)["parameters"]
+    assert count_flops(multi, (3, 32, 32)) == count_flops(plain, (3, 32, 32))

@@ -1,9 +1,10 @@
-"""Report helpers on hand-made inputs: training curves average seeds epoch by epoch."""
+"""Report helpers on hand-made inputs: training curves average seeds epoch by epoch; table cells
+are means over seeds, and a metric a run does not have is a dash."""
 
 import numpy as np
 import pytest
 
-from advkd.report import curves
+from advkd.report import curves, tables
 
 
 def history(values):
@@ -20,3 +21,15 @@ def test_curves_figure_is_a_png(tmp_path):
     path = tmp_path / "curves.tmp"  # no .png suffix, as under atomic_path
     curves.plot([("a", [history([0.1, 0.2])]), ("b", [history([0.3, 0.4])] * 2)], path, "Table 9")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_table_shows_exit_accuracies_and_a_dash_for_single_exit_runs():
+    definition = {"columns": ["accuracy", "exit1", "ensemble"], "rows": [{"label": "base", "run": "a"}, {"label": "byot", "run": "b"}]}
+    single = [{"eval": {"test_acc": acc}} for acc in (0.9, 0.8)]
+    multi = [{"eval": {"test_acc": acc, "exits": {"accuracy": [acc - 0.2, 0, 0, acc], "ensemble": acc + 0.05}}} for acc in (0.9, 0.7)]
+    frame = tables.build(definition, {"a": single, "b": multi})
+    byot = frame.set_index("row").loc["byot"]
+    assert byot["exit1_mean"] == pytest.approx(60.0) and byot["ensemble_mean"] == pytest.approx(85.0)
+    cells = tables.formatted(frame, definition).set_index("Method")
+    assert cells.loc["base", "Exit 1/4 (%) ours"] == "–" and cells.loc["base", "Ensemble (%) ours"] == "–"
+    assert cells.loc["byot", "Exit 1/4 (%) ours"] == "60.00 ± 14.14 (n=2)"

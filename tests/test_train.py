@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 from torch import nn
 
+from advkd.evaluate import exit_accuracies
 from advkd.train import fit, learning_rate
 from advkd.train.loop import Runtime, _StepRunner
 from advkd.train.methods import METHODS
@@ -88,3 +91,32 @@ def test_compiled_forward_trains_like_the_eager_one(digits, tmp_path):
         runs[compiled] = fit(spec, digits, f"c{compiled}.s0", tmp_path / f"{compiled}.pt", progress=False)
     assert runs[True].history[0]["test_acc"] == pytest.approx(runs[False].history[0]["test_acc"], abs=0.02)
     assert runs[True].history[0]["train_loss"] == pytest.approx(runs[False].history[0]["train_loss"], rel=1e-3)
+
+
+def test_byot_trains_every_exit(digits, tmp_path):
+    spec = mlp_spec(
+        model={"arch": "resnet18", "width": 0.125, "exits": True},
+        method={"name": "byot", "alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
+    )
+    spec["recipe"].update(epochs=4, augment={"crop_padding": 1, "flip": False})
+    result = fit(spec, digits, "byot.s0.test", tmp_path / "ck.pt", progress=False)
+    exits = exit_accuracies(result.model, digits.test_x, digits.test_y)
+    assert exits["accuracy"][-1] == pytest.approx(result.history[-1]["test_acc"])
+    assert all(acc > 0.5 for acc in exits["accuracy"]) and exits["ensemble"] > 0.5  # chance is 0.1
+    assert "heads.0.0" in result.gradients["names"]  # the heads learn too
+
+
+def test_adversarial_byot_attacks_the_deepest_exit(digits, tmp_path):
+    spec = mlp_spec(
+        model={"arch": "resnet18", "width": 0.125, "exits": True},
+        method={"name": "at_byot", "alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
+        data={"limit": 128},
+    )
+    spec["recipe"].update(epochs=1, attack={"eps": 0.1, "step_size": 0.05, "steps": 2})
+    result = fit(spec, digits, "at_byot.s0.test", tmp_path / "ck.pt", progress=False)
+    assert math.isfinite(result.history[-1]["train_loss"])
+
+
+def test_multi_exit_model_and_method_must_agree(digits, tmp_path):
+    with pytest.raises(ValueError, match="do not go together"):
+        fit(mlp_spec(model={"arch": "resnet18", "width": 0.125, "exits": True}), digits, "x", tmp_path / "a.pt")

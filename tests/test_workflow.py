@@ -15,7 +15,7 @@ import pytest
 
 from .conftest import REPO, planned, snakemake
 
-REPORT_FILES = [f"table{i}{ext}" for i in range(1, 6) for ext in (".csv", ".md", ".tex", "_curves.png")] + [
+REPORT_FILES = [f"table{i}{ext}" for i in range(1, 7) for ext in (".csv", ".md", ".tex", "_curves.png")] + [
     "figure1_gradients.png",
     "figure1_gradients.pdf",
     "index.md",
@@ -81,6 +81,18 @@ def test_table_cells_are_the_runs_numbers(workdir):
     lsr = run_files(workdir, "resnet18_lsr", "metrics.json")
     assert float(table4["LSR (epsilon = 0.1)"]["accuracy_mean"]) == pytest.approx(statistics.fmean(100 * m["test_acc"] for m in lsr))
 
+    table6 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table6.csv")}
+    byot = run_files(workdir, "resnet18_byot", "metrics.json")
+    assert all(m["exits"]["accuracy"][-1] == m["test_acc"] for m in byot)  # "accuracy" is the deepest exit
+    for i in range(3):
+        expected = statistics.fmean(100 * m["exits"]["accuracy"][i] for m in byot)
+        assert float(table6["ResNet18: BYOT"][f"exit{i + 1}_mean"]) == pytest.approx(expected)
+    ensemble = statistics.fmean(100 * m["exits"]["ensemble"] for m in byot)
+    assert float(table6["ResNet18: BYOT"]["ensemble_mean"]) == pytest.approx(ensemble)
+    assert table6["ResNet18: baseline"]["exit1_mean"] == ""  # a single-exit model has no shallow exits
+    (at_byot,) = run_files(workdir, "resnet18_at_byot", "autoattack.json")
+    assert float(table5["ResNet18 (AT) BYOT, deepest exit"]["autoattack_mean"]) == pytest.approx(100 * at_byot["robust_acc"])
+
     table2 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table2.csv")}
     (omit,) = run_files(workdir, "omit1_plain", "metrics.json")
     assert float(table2["Omit 1, no distillation (T = 1)"]["only_mean"]) == pytest.approx(100 * omit["subsets"]["only"])
@@ -131,6 +143,7 @@ def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    assert counts["prepare_data"] == "2" and counts["train"] == "15" and counts["distill"] == "16"
-    assert counts["autoattack"] == "4" and counts["table"] == "5" and counts["figure1"] == "1"
+    # MNIST, CIFAR-10 and CIFAR-100; Tables 1-6 and the CIFAR-100 versions of Tables 3-5
+    assert counts["prepare_data"] == "3" and counts["train"] == "33" and counts["distill"] == "28"
+    assert counts["autoattack"] == "10" and counts["table"] == "9" and counts["figure1"] == "1"
     assert not (tmp_path / "resources").exists()

@@ -24,8 +24,10 @@ HASH_LENGTH = 10
 
 # Methods that take a real teacher run (mirrors advkd.train.methods, which needs torch).
 TEACHER_METHODS = frozenset({"kd", "at_kd"})
-ADVERSARIAL_METHODS = frozenset({"at", "at_kd", "at_tfkd_reg"})
+ADVERSARIAL_METHODS = frozenset({"at", "at_kd", "at_tfkd_reg", "at_byot"})
 VIRTUAL_TEACHER_METHODS = frozenset({"tfkd_reg", "at_tfkd_reg"})
+# Methods that train every exit of a multi-exit model (model `exits: true`), and only those do.
+EXIT_METHODS = frozenset({"byot", "at_byot"})
 # Table columns read from a run's autoattack.json (see advkd.report.tables.METRICS).
 AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square", "pgd"})
 
@@ -104,6 +106,10 @@ class Registry:
         if (method["name"] in TEACHER_METHODS) != (teacher_name is not None):
             need = "needs a teacher" if teacher_name is None else "takes no teacher"
             raise ConfigError(f"runs.{name}: method {method['name']!r} {need}")
+        if (method["name"] in EXIT_METHODS) != bool(entry["model"].get("exits", False)):
+            if method["name"] in EXIT_METHODS:
+                raise ConfigError(f"runs.{name}.model: method {method['name']!r} needs a multi-exit model (exits: true)")
+            raise ConfigError(f"runs.{name}.model.exits: only methods {', '.join(sorted(EXIT_METHODS))} train a multi-exit model")
         teacher = None
         if teacher_name is not None:
             if teacher_name not in runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +26,8 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 @contextmanager
 def job_log(path: str | Path, threads: int | None = None) -> Iterator[logging.Logger]:
     """Within the block, stderr and the `advkd` loggers write to `path`; a known error becomes
-    'advkd: <message>' in the log and on the terminal, and the job exits with status 1."""
+    'advkd: <message>' in the log and on the terminal, and the job exits with status 1; any other
+    error leaves its traceback in both."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     terminal = sys.stderr
     with open(path, "w", buffering=1) as log_file:
@@ -42,5 +44,8 @@ def job_log(path: str | Path, threads: int | None = None) -> Iterator[logging.Lo
             print(message, file=log_file)
             print(message, file=terminal)
             raise SystemExit(1) from None
+        except Exception:  # a bug: its traceback in the log too, not only on the terminal
+            traceback.print_exc(file=log_file)
+            raise
         finally:
             sys.stderr = terminal

@@ -13,6 +13,8 @@ our 10, and the same m on CIFAR-100 is our 1. The configs state the converted va
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -75,3 +77,30 @@ def tfkd_reg(
     """
     target = virtual_teacher(y, z_s.shape[1], delta, temperature)
     return (1.0 - alpha) * ce(z_s, y) + alpha * multiplier * kl_batchmean(target, z_s)
+
+
+def byot(
+    logits: Sequence[torch.Tensor],
+    features: Sequence[torch.Tensor],
+    y: torch.Tensor,
+    alpha: float,
+    temperature: float,
+    hint_weight: float,
+) -> torch.Tensor:
+    """BYOT self-distillation (Zhang et al. 2019) over exits ordered shallow to deep:
+
+        (1 - a) sum_i CE(z_i, y) + a T^2 sum_{i<C} KL(softmax(z_C / T) || softmax(z_i / T))
+        + hint_weight sum_{i<C} ||F_i - F_C||^2,
+
+    with the deepest exit C as the teacher of the shallower ones (its outputs and features detached,
+    so it learns from the labels alone). The hint term sums squares over features and averages
+    over the batch; the re-implementation cited in `advkd.models.exits` sums over the batch too,
+    so its weight b at batch size B is our hint_weight b * B.
+    """
+    t = float(temperature)
+    soft_targets = F.softmax(logits[-1].detach().float() / t, dim=1)
+    target_features = features[-1].detach().float()
+    labels = sum(ce(z, y) for z in logits)
+    distill = sum(kl_batchmean(soft_targets, z / t) for z in logits[:-1]) * (t * t)
+    hints = sum((f.float() - target_features).pow(2).sum(1).mean() for f in features[:-1])
+    return (1.0 - alpha) * labels + alpha * distill + hint_weight * hints

@@ -1,12 +1,13 @@
-"""Rule evaluate: clean test accuracy (and on the omitted classes, if any), size and FLOPs."""
+"""Rule evaluate: clean test accuracy (and on the omitted classes, and at every exit, if any), size and FLOPs."""
 
 import json
 
 from advkd.data import load
 from advkd.devices import claim_device
-from advkd.evaluate import accuracy_and_loss, count_flops, count_parameters, subset_accuracies
+from advkd.evaluate import accuracy_and_loss, count_flops, count_parameters, exit_accuracies, subset_accuracies
 from advkd.io import write_json
 from advkd.joblog import job_log
+from advkd.models import MultiExitResNet
 from advkd.train import load_weights
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -19,5 +20,7 @@ with job_log(sm.log[0], sm.threads) as log, claim_device(sm.params.device) as de
     omitted = spec["data"].get("drop_classes")
     if omitted:
         metrics["subsets"] = {"classes": omitted, **subset_accuracies(model, data.test_x, data.test_y, omitted)}
+    if isinstance(model, MultiExitResNet):
+        metrics["exits"] = exit_accuracies(model, data.test_x, data.test_y)
     log.info("run %s: %s", sm.wildcards.run_id, metrics)
     write_json(sm.output[0], metrics)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -10,21 +10,32 @@ from torch import nn
 
 from ..data.filters import class_mask
 from ..devices import autocast
+from ..models import MultiExitResNet
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Logits (float32) for uint8 `images` (N, C, H, W); the model's device is used."""
+def predict(
+    model: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 1000,
+    autocast_dtype: torch.dtype | None = None,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Logits (float32) for uint8 `images` (N, C, H, W); the model's device is used.
+
+    `forward` (default: the model itself) may return (..., batch, K), e.g. one row per exit.
+    """
     device = next(model.parameters()).device
+    forward = forward or model
     was_training = model.training
     model.eval()
     outputs = []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].to(device, non_blocking=True).float().div_(255.0)
         with autocast(device, autocast_dtype):
-            outputs.append(model(x).float())
+            outputs.append(forward(x).float())
     model.train(was_training)
-    return torch.cat(outputs) if outputs else torch.empty(0)
+    return torch.cat(outputs, dim=-2) if outputs else torch.empty(0)
 
 
 def accuracy_and_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **kwargs) -> tuple[float, float]:
@@ -54,3 +65,17 @@ def subset_accuracies(
         return correct[mask].mean().item() if mask.any() else float("nan")
 
     return {"all": correct.mean().item(), "without": mean(~only), "only": mean(only)}
+
+
+def exit_accuracies(model: MultiExitResNet, images: torch.Tensor, labels: torch.Tensor, **kwargs) -> dict:
+    """Accuracy of every exit (shallow to deep) and of their ensemble, for a BYOT table.
+
+    The ensemble averages the exits' softmax probabilities (Zhang et al. combine all classifiers'
+    outputs; averaging probabilities is our reading)."""
+    logits = predict(model, images, forward=lambda x: torch.stack(model.exits(x).logits), **kwargs)
+    labels = labels.to(logits.device)
+    ensemble = logits.softmax(-1).mean(0)
+    return {
+        "accuracy": [(z.argmax(1) == labels).float().mean().item() for z in logits],
+        "ensemble": (ensemble.argmax(1) == labels).float().mean().item(),
+    }

@@ -1,4 +1,7 @@
-"""Model registry: `build_model(spec, ...)` from a plain dict such as {"arch": "resnet18", "width": 0.25}."""
+"""Model registry: `build_model(spec, ...)` from a plain dict such as {"arch": "resnet18", "width": 0.25}.
+
+A ResNet spec with `exits: true` is the multi-exit network of BYOT self-distillation (`.exits`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from .exits import Exits, MultiExitResNet
 from .mlp import MLP
 from .normalize import Normalize
 from .resnet import ARCHITECTURES, ResNet
@@ -29,8 +33,9 @@ def build_model(
         if min(in_shape[1:]) < MIN_RESNET_SIZE:
             raise ValueError(f"{arch} needs inputs of at least {MIN_RESNET_SIZE}x{MIN_RESNET_SIZE} pixels, got {tuple(in_shape)}")
         block, depths = ARCHITECTURES[arch]
-        return ResNet(block, depths, num_classes, in_shape[0], mean, std, spec.get("width", 1.0))
+        network = MultiExitResNet if spec.get("exits", False) else ResNet
+        return network(block, depths, num_classes, in_shape[0], mean, std, spec.get("width", 1.0))
     raise ValueError(f"unknown model {arch!r}; allowed: {', '.join(MODEL_NAMES)}")
 
 
-__all__ = ["MLP", "MODEL_NAMES", "Normalize", "ResNet", "build_model"]
+__all__ = ["MLP", "MODEL_NAMES", "Exits", "MultiExitResNet", "Normalize", "ResNet", "build_model"]

@@ -81,14 +81,19 @@ class ResNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         in_planes = planes[0]
+        self.stage_channels: list[int] = []  # output channels of stage1..stage4
         for index, (p, depth, stride) in enumerate(zip(planes, depths, (1, 2, 2, 2)), start=1):
             blocks = []
             for s in [stride] + [1] * (depth - 1):
                 blocks.append(block(in_planes, p, s))
                 in_planes = p * block.expansion
             self.add_module(f"stage{index}", nn.Sequential(*blocks))
+            self.stage_channels.append(in_planes)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_planes, num_classes)
+
+    def stages(self) -> list[nn.Sequential]:
+        return [self.stage1, self.stage2, self.stage3, self.stage4]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.stem(self.normalize(x))

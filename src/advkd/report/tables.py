@@ -24,6 +24,11 @@ METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
     "fab_t": ("after FAB-T (%)", lambda m: _after(m, "fab-t"), True),
     "square": ("after Square (%)", lambda m: _after(m, "square"), True),
     "pgd": ("PGD acc. (%)", lambda m: 100 * m["autoattack"].get("pgd", {}).get("acc", math.nan), True),
+    # BYOT: the shallower exits and the ensemble of all exits ("accuracy" is the deepest exit).
+    "exit1": ("Exit 1/4 (%)", lambda m: _exit(m, 0), True),
+    "exit2": ("Exit 2/4 (%)", lambda m: _exit(m, 1), True),
+    "exit3": ("Exit 3/4 (%)", lambda m: _exit(m, 2), True),
+    "ensemble": ("Ensemble (%)", lambda m: 100 * m["eval"].get("exits", {}).get("ensemble", math.nan), True),
     "parameters": ("Parameters", lambda m: m["eval"]["parameters"], False),
     "weights": ("Weights", lambda m: m["eval"]["weights"], False),
     "macs": ("FLOPs (multiply-adds)", lambda m: m["eval"]["macs"], False),
@@ -35,9 +40,17 @@ def _after(metrics: dict, attack: str) -> float:
     return 100 * metrics["autoattack"]["after"].get(attack, math.nan)
 
 
+def _exit(metrics: dict, index: int) -> float:
+    """Accuracy of a shallow exit; NaN (a dash) for a single-exit model."""
+    exits = metrics["eval"].get("exits")
+    return 100 * exits["accuracy"][index] if exits else math.nan
+
+
 def summarize(values: Sequence[float]) -> tuple[float, float, int]:
-    """(mean, sample std or 0 for one seed, n)."""
+    """(mean, sample std or 0 for one seed, n); NaN mean and std when a seed lacks the metric."""
     n = len(values)
+    if any(math.isnan(v) for v in values):
+        return math.nan, math.nan, n
     return statistics.fmean(values), (statistics.stdev(values) if n > 1 else 0.0), n
 
 

@@ -1,4 +1,4 @@
-"""One training loop for every method: ce, kd, tfkd_reg and their adversarial forms.
+"""One training loop for every method: ce, kd, tfkd_reg, byot and their adversarial forms.
 
 The hot loop keeps everything on the device: batches come from `DeviceBatches`, losses and
 accuracy are summed into device tensors, and the host only synchronises every `log_every` steps
@@ -123,8 +123,9 @@ class _StepRunner:
                 z_t = self.teacher(x_teacher).float()
             z_t = z_t.clone()  # an ordinary tensor, usable by autograd outside inference mode
         with self.rt.autocast():
-            z_s = self.forward(x_student)
-        return self.method.loss(z_s, z_t, y, self.params), z_s
+            out = self.model.exits(x_student) if self.method.exits else self.forward(x_student)
+        final = out.logits[-1] if self.method.exits else out  # the deepest exit is what accuracy counts
+        return self.method.loss(out, z_t, y, self.params), final
 
 
 def fit(
@@ -142,6 +143,8 @@ def fit(
     if method.needs_teacher != (teacher is not None):
         need = "needs a teacher" if method.needs_teacher else "takes no teacher"
         raise ValueError(f"run {run_id}: method {spec['method']['name']!r} {need}")
+    if method.exits != bool(spec["model"].get("exits", False)):
+        raise ValueError(f"run {run_id}: method {spec['method']['name']!r} and model exits {spec['model'].get('exits', False)} do not go together")
     rt = Runtime.for_recipe(recipe, device)
     memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
 
