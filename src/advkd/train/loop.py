@@ -91,7 +91,8 @@ class _StepRunner:
         self.model, self.teacher, self.method, self.rt = model, teacher, method, runtime
         # torch.compile (recipe `compile: true`) for the student's training forward; off by default
         # because compiling costs minutes and did not pay off for short runs on CPU.
-        self.forward = torch.compile(model) if spec["recipe"].get("compile", False) else model
+        forward = model.exits if method.exits else model  # a multi-exit method sees every exit
+        self.forward = torch.compile(forward) if spec["recipe"].get("compile", False) else forward
         self.params = {k: v for k, v in spec["method"].items() if k not in ("name", "teacher_input")}
         self.teacher_input = spec["method"].get("teacher_input", "clean")
         self.attack = spec["recipe"].get("attack", {})
@@ -123,7 +124,7 @@ class _StepRunner:
                 z_t = self.teacher(x_teacher).float()
             z_t = z_t.clone()  # an ordinary tensor, usable by autograd outside inference mode
         with self.rt.autocast():
-            out = self.model.exits(x_student) if self.method.exits else self.forward(x_student)
+            out = self.forward(x_student)
         final = out.logits[-1] if self.method.exits else out  # the deepest exit is what accuracy counts
         return self.method.loss(out, z_t, y, self.params), final
 
