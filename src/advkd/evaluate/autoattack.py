@@ -57,9 +57,11 @@ def run_autoattack(
     with torch.no_grad():
         robust = torch.cat([model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size] for i in range(0, len(y), batch_size)])
     n = len(y)
-    result = {"n": n, "eps": eps, "norm": norm, "version": version, "clean_acc": robust.float().mean().item(), "after": {}}
+    result = {"n": n, "eps": eps, "norm": norm, "version": version, "attacks": sequence,
+              "clean_acc": robust.float().mean().item(), "after": {}, "attack_seconds": {}}  # fmt: skip
     started = time.time()
     for attack in sequence:
+        attack_started = time.time()
         idx = robust.nonzero().flatten()
         if len(idx):
             adversary.attacks_to_run = [attack]
@@ -68,6 +70,7 @@ def run_autoattack(
                 still = torch.cat([model(x_adv[i : i + batch_size]).argmax(1) == y[idx][i : i + batch_size] for i in range(0, len(idx), batch_size)])
             robust[idx] = still
         result["after"][attack] = robust.float().mean().item()
+        result["attack_seconds"][attack] = round(time.time() - attack_started, 3)  # what a cost model is fitted to
         log.info("AutoAttack %s: robust accuracy %.4f (%.0f s)", attack, result["after"][attack], time.time() - started)
     result["robust_acc"] = robust.float().mean().item()
     result["batch_size"] = batch_size

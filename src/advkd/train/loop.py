@@ -70,7 +70,9 @@ class Runtime:
         precision = recipe.get("precision", "auto")
         on_cuda = device.type == "cuda"
         use_bf16 = precision == "bf16" or (precision == "auto" and on_cuda)
-        return cls(device, torch.bfloat16 if use_bf16 else None, on_cuda and recipe.get("channels_last", True))
+        # Both choices default to what pays on the device (bf16 and channels_last on CUDA only);
+        # a recipe's explicit value holds on any device, so the CPU can run the GPU's path.
+        return cls(device, torch.bfloat16 if use_bf16 else None, recipe.get("channels_last", on_cuda))
 
 
 def build_for_data(model_spec: dict, data: PreparedDataset) -> nn.Module:

@@ -1,4 +1,4 @@
-"""`python -m benchmarks`: every speed ratio of benchmarks/README.md, measured in one run.
+"""`python -m speed`: every speed ratio of speed/README.md, measured in one run.
 
 Each comparison times its workloads interleaved (one warm-up round, then `--trials` rounds) in
 this process, and prints seconds per step of each side, the ratio, the goal and whether it is met.
@@ -95,12 +95,11 @@ def step_ratios(report: Report, case: Case, device: torch.device, trials: int) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m speed", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--trials", type=int, default=2, help="timed rounds per comparison, after one warm-up round")
     parser.add_argument("--demo", choices=["shrunk", "full", "skip"], default="shrunk",
                         help="item 5: time the shrunk demo of the tests (default), the full demo, or skip it")  # fmt: skip
-    parser.add_argument("--gpu-epoch", action="store_true", help="on CUDA: also time full-size CIFAR-10 ResNet18 epochs")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     for line in machine.describe(device):
@@ -111,10 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     step_ratios(report, RESNET, device, args.trials)
     if args.demo != "skip":
         pipeline.run(report, full_demo=args.demo == "full")
-    if device.type == "cuda" and args.gpu_epoch:
-        from . import gpu
-
-        gpu.run(device)
     print()
     report.print()
     return 0

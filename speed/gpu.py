@@ -1,0 +1,387 @@
+"""`python -m speed.gpu`: the GPU check, one command for the first GPU advkd meets.
+
+Needs torch, torchvision, numpy, pyautoattack and this repository on PYTHONPATH; no Snakemake, no
+internet, no dataset (synthetic images of the real shapes; a learnable synthetic task where a
+check needs a model that has learned something). It prints one table: pass/fail for
+
+  (a) every training method a few steps in bf16 autocast + channels_last, eagerly and compiled;
+  (b) PGD on the batch-norm-folded twin against the unfolded eval model;
+  (c) AutoAttack of one small model on the same points, on the GPU and on the CPU;
+  (d) a device claim with the GPUs this process sees;
+
+and figures for (e): images/s and model-FLOP utilisation (MFU) of full-size 32x32 ResNet18 and
+ResNet50 training (standard, KD, PGD-7), fp32 forward / forward-backward throughput and
+AutoAttack points/s for a ResNet18, and a process's start-up cost. `--json FILE` keeps every
+figure for the cost model (`advkd.plan`). `--smoke` runs the same code at toy sizes on any device
+(the test suite runs it on the CPU). Exit status 1 when any of (a)-(d) fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from advkd.attacks import pgd_linf
+from advkd.data import PreparedDataset
+from advkd.data.prepared import from_raw
+from advkd.data.sources import RawSplits
+from advkd.devices import claim_device, pick_device, visible_devices
+from advkd.evaluate import count_flops, run_autoattack
+from advkd.models.folding import FoldedTwin
+from advkd.train import METHODS, build_for_data, fit
+
+from . import machine
+from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
+
+# Dense bf16 tensor-core peaks from the vendors' datasheets, in TFLOP/s (SXM parts where both exist).
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.0}
+# Forward-pass equivalents per training image (a backward costs about two forwards): a step is
+# 3; KD adds the teacher's forward (1 for a teacher of the student's size); PGD-7 adds seven
+# forward + input-backward passes (2 each; the weight gradients are never computed).
+PASSES = {"standard": 3, "KD": 4, "PGD-7": 3 + 7 * 2}
+KD = {"name": "kd", "alpha": 0.9, "temperature": 4.0}
+# Options of each method for check (a); every method in advkd.train.METHODS must have an entry.
+METHOD_OPTIONS = {
+    "ce": {},
+    "at": {},
+    "kd": {"alpha": 0.9, "temperature": 4.0},
+    "at_kd": {"alpha": 0.9, "temperature": 4.0},
+    "tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
+    "at_tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
+    "byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
+    "at_byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
+}
+COMPILE_BUDGET_S = 240  # compiling is minutes of CPU work: the check must still end within its 8 minutes
+FOLD_TOLERANCE = {"fp32": 5e-3, "bf16": 5e-2}  # relative logit error; cuDNN convolutions run TF32 in fp32
+AUTOATTACK_TOLERANCE = 0.03  # robust accuracy, GPU vs CPU: attack randomness differs across devices
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big each check runs: the real check on a GPU, or a smoke run on any device."""
+
+    side: int  # image side of check (a)
+    width: float  # ResNet18 width multiplier of checks (a)-(c)
+    steps: int  # training steps per method in (a)
+    compile: tuple[str, ...]  # methods (a) also runs with compile: true
+    reference_side: int  # image side of the small trained model of (b) and (c)
+    attack_points: int  # points of (b) and (c)
+    attacks: tuple[str, ...] | None  # AutoAttack's attacks in (c) and (e); None: the standard version
+    epoch_models: tuple[tuple[str, float], ...]  # (arch, width) timed in (e)
+    epoch_side: int
+    epoch_steps: int
+    autoattack_points: int
+
+
+# Compiled in (a): one method per distinct compiled graph (plain forward, with a teacher, under
+# attack, every exit); the others compile the same student forward as one of these.
+COMPILED = ("ce", "kd", "at", "byot")
+FULL = Size(32, 0.125, 4, COMPILED, 16, 100, None, (("resnet18", 1.0), ("resnet50", 1.0)), 32, 200, 100)
+SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16, 2, 16)
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+
+    def add(self, check: str, case: str, ok: bool | None, detail: str) -> None:
+        verdict = {True: "pass", False: "FAIL", None: "-"}[ok]
+        self.rows.append((check, case, verdict, detail))
+        print(f"  ({check}) {case}: {verdict} {detail}", flush=True)
+
+    @property
+    def failed(self) -> list[tuple[str, str, str, str]]:
+        return [row for row in self.rows if row[2] == "FAIL"]
+
+    def table(self) -> str:
+        header = ("check", "case", "result", "detail")
+        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(4)]
+        lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in [header, *self.rows]]
+        lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
+        return "\n".join(lines)
+
+
+def templates(n_train: int, n_test: int, side: int, seed: int = 0) -> PreparedDataset:
+    """A learnable 10-class task: each class a smooth random colour template, each image its
+    class's template plus pixel noise. A model can reach high accuracy in a few epochs, so
+    attacks have correctly classified points to work on."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0.15, 0.85, (10, 3, 4, 4))
+    base = np.kron(coarse, np.ones((1, 1, side // 4, side // 4)))  # (10, 3, side, side)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, n)
+        images = base[labels] + rng.normal(0.0, 0.12, (n, 3, side, side))
+        return (np.clip(images, 0, 1) * 255).round().astype(np.uint8), labels.astype(np.int64)
+
+    train_x, train_y = draw(n_train)
+    test_x, test_y = draw(n_test)
+    return from_raw(RawSplits(train_x, train_y, test_x, test_y, [str(c) for c in range(10)]))
+
+
+def recipe(steps: int, batch_size: int, **extra) -> dict:
+    return {
+        "epochs": 1,
+        "batch_size": batch_size,
+        "optimizer": {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
+        "augment": {"crop_padding": 2, "flip": True},
+        "attack": {"eps": 8 / 255, "step_size": 2 / 255, "steps": 3},
+        "log_every": max(1, steps // 2),
+        **extra,
+    }
+
+
+def check_methods(report: Report, size: Size, device: torch.device, folder: Path) -> None:
+    """(a) Every method for a few steps under the GPU's runtime choices (bf16, channels_last)."""
+    missing = set(METHODS) - set(METHOD_OPTIONS)
+    if missing:
+        report.add("a", "method list", False, f"no options for {sorted(missing)}: add them to METHOD_OPTIONS")
+    batch = 32
+    data = templates(batch * size.steps, 64, size.side)
+    torch.manual_seed(1)
+    teacher = build_for_data({"arch": "resnet18", "width": size.width}, data).to(device).eval()
+    cases = [(name, False) for name in METHOD_OPTIONS] + [(name, True) for name in size.compile]
+    section_started = time.perf_counter()
+    for name, compiled in cases:
+        method = METHODS[name]
+        if compiled and time.perf_counter() - section_started > COMPILE_BUDGET_S:
+            report.add("a", f"{name}, compiled", None, f"not run: (a) is past its {COMPILE_BUDGET_S} s budget")
+            continue
+        spec = {
+            "seed": 0,
+            "model": {"arch": "resnet18", "width": size.width, **({"exits": True} if method.exits else {})},
+            "method": {"name": name, **METHOD_OPTIONS[name]},
+            "recipe": recipe(size.steps, batch, precision="bf16", channels_last=True, compile=compiled),
+        }
+        label = f"{name}{', compiled' if compiled else ''}"
+        started = time.perf_counter()
+        try:
+            result = fit(spec, data, f"gpu-check-{name}.s0", folder / f"{name}-{compiled}.pt",
+                         teacher=teacher if method.needs_teacher else None, device=device, progress=False)  # fmt: skip
+        except Exception as err:  # a failing method is a row of the table, not the end of the check
+            report.add("a", label, False, f"{type(err).__name__}: {err}"[:300])
+            traceback.print_exc()
+            continue
+        loss = result.history[-1]["train_loss"]
+        dtypes = {p.dtype for p in result.model.parameters()}
+        ok = math.isfinite(loss) and dtypes == {torch.float32}
+        report.add("a", label, ok, f"loss {loss:.3f}, weights {'/'.join(sorted(map(str, dtypes)))}, {time.perf_counter() - started:.1f} s")
+
+
+def trained_reference(size: Size, device: torch.device, folder: Path) -> tuple[torch.nn.Module, PreparedDataset]:
+    """A small ResNet adversarially trained (fp32) on the template task: robust on some points,
+    not on others, so (b) and (c) compare attacks that succeed and fail."""
+    data = templates(2048, size.attack_points, size.reference_side, seed=1)
+    spec = {
+        "seed": 0,
+        "model": {"arch": "resnet18", "width": size.width},
+        "method": {"name": "at"},
+        "recipe": {**recipe(64, 64, precision="fp32", channels_last=False), "epochs": 3},
+    }
+    model = fit(spec, data, "gpu-check-reference.s0", folder / "reference.pt", device=device, progress=False).model
+    return model.eval(), data
+
+
+def check_folding(report: Report, model: torch.nn.Module, data: PreparedDataset, device: torch.device) -> None:
+    """(b) The folded twin computes the eval model; PGD on it finds equally strong points."""
+    x = data.test_x.to(device).float().div_(255)
+    y = data.test_y.to(device)
+    twin = FoldedTwin(model).sync()
+    for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            reference, folded = model(x).float(), twin(x).float()
+        error = ((folded - reference).norm() / reference.norm()).item()
+        report.add("b", f"logits, {precision}", error <= FOLD_TOLERANCE[precision],
+                   f"relative error {error:.1e} (tolerance {FOLD_TOLERANCE[precision]:.0e})")  # fmt: skip
+    accuracies = {}
+    for label, target in (("eval model", model), ("folded twin", twin)):
+        generator = torch.Generator(device=device).manual_seed(0)
+        x_adv = pgd_linf(target, x, y, eps=8 / 255, step_size=2 / 255, steps=7, generator=generator)
+        with torch.no_grad():
+            accuracies[label] = (model(x_adv).argmax(1) == y).float().mean().item()
+    gap = abs(accuracies["eval model"] - accuracies["folded twin"])
+    report.add("b", "PGD-7 accuracy of the eval model", gap <= AUTOATTACK_TOLERANCE,
+               f"attacking the eval model {accuracies['eval model']:.3f}, the twin {accuracies['folded twin']:.3f}")  # fmt: skip
+
+
+def attack_version(size: Size) -> dict:
+    return {"version": "custom", "attacks": size.attacks} if size.attacks else {"version": "standard"}
+
+
+def check_autoattack(report: Report, size: Size, model: torch.nn.Module, data: PreparedDataset, device: torch.device) -> None:
+    """(c) AutoAttack standard gives the same robust accuracy on this device as on the CPU."""
+    results = {}
+    for where in dict.fromkeys([device, torch.device("cpu")]):
+        on = copy.deepcopy(model).to(where).eval()
+        results[str(where)] = run_autoattack(on, data.test_x, data.test_y, eps=8 / 255, batch_size=500, **attack_version(size))
+    cpu, here = results["cpu"], results[str(device)]
+    gap = abs(cpu["robust_acc"] - here["robust_acc"])
+    report.add("c", f"AutoAttack {'+'.join(cpu['attacks'])}, {len(data.test_y)} points", gap <= AUTOATTACK_TOLERANCE,
+               f"clean {here['clean_acc']:.3f}; robust {device.type} {here['robust_acc']:.3f}, cpu {cpu['robust_acc']:.3f} "
+               f"(tolerance {AUTOATTACK_TOLERANCE})")  # fmt: skip
+
+
+def check_claim(report: Report, device: torch.device) -> None:
+    """(d) A job's device claim with the devices this process sees (one GPU: no lock, no wait)."""
+    with tempfile.TemporaryDirectory() as locks, claim_device("auto", lock_dir=locks) as claimed:
+        works = torch.ones(4, device=claimed).sum().item() == 4.0
+        names = visible_devices() if claimed.type == "cuda" else []
+        locked = sorted(os.listdir(locks))
+    expected = device.type
+    ok = claimed.type == expected and works and (len(names) > 1 or not locked)
+    report.add("d", f"claim_device('auto') with {len(names) or 'no'} visible GPU(s)", ok,
+               f"got {claimed}, locks taken: {locked or 'none'}")  # fmt: skip
+
+
+def peak_flops(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((tflops * 1e12 for key, tflops in PEAK_BF16_TFLOPS.items() if key in name), None)
+
+
+def time_epochs(report: Report, size: Size, device: torch.device) -> None:
+    """(e) Images/s and MFU of `fit` (everything included) for standard, KD and PGD-7 training."""
+    peak = peak_flops(device)
+    for arch, width in size.epoch_models:
+        model = {"arch": arch, "width": width}
+        shape = (3, size.epoch_side, size.epoch_side)
+        case = Case(f"{arch} x{width}", model, shape, 128, size.epoch_steps, 4, True)
+        warm = Case(case.label, model, shape, 128, min(10, size.epoch_steps), 4, True)
+        data, warm_data = synthetic(case), synthetic(warm)
+        flops = count_flops(build_for_data(model, data).to(device), shape)["flops"]
+        torch.manual_seed(1)
+        teacher = build_for_data(model, data).to(device).eval()
+        for label, method, attack in (("standard", {"name": "ce"}, None), ("KD", KD, None), ("PGD-7", {"name": "at"}, ATTACK)):
+            kd_teacher = teacher if label == "KD" else None
+            AdvkdEpoch(warm, warm_data, device, method, teacher=kd_teacher, attack=attack)()  # cuDNN autotuning, allocator
+            epoch = AdvkdEpoch(case, data, device, method, teacher=kd_teacher, attack=attack)
+            _sync(device)
+            started = time.perf_counter()
+            epoch()
+            _sync(device)
+            seconds = time.perf_counter() - started
+            rate = case.n_train / seconds
+            mfu = flops * PASSES[label] * rate / peak if peak else None
+            key = f"{arch}_w{width:g}_{size.epoch_side}px_{label}"
+            report.figures.setdefault("train", {})[key] = {"images_per_s": rate, "mfu": mfu, "flops_per_image": flops,
+                                                          "passes": PASSES[label], "batch_size": 128}  # fmt: skip
+            report.add("e", f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128", None,
+                       f"{rate:,.0f} img/s, MFU {f'{mfu:.1%}' if mfu is not None else 'n/a'} ({case.n_train} images, {seconds:.1f} s)")  # fmt: skip
+
+
+def time_attack_passes(report: Report, size: Size, device: torch.device) -> None:
+    """(e) fp32 throughput of the passes AutoAttack is made of, and a whole AutoAttack run."""
+    arch, width = size.epoch_models[0]
+    shape = (3, size.epoch_side, size.epoch_side)
+    data = synthetic(Case("aa", {"arch": arch, "width": width}, shape, size.autoattack_points, 1, 0, False))
+    torch.manual_seed(2)
+    model = build_for_data({"arch": arch, "width": width}, data).to(device).eval().requires_grad_(False)
+    x = data.train_x.to(device).float().div_(255)
+    rates = {}
+    for label in ("forward", "forward+input-backward"):
+        def one_pass(x=x, label=label):
+            if label == "forward":
+                with torch.no_grad():
+                    return model(x)
+            x_req = x.clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(model(x_req).sum(), x_req)
+            return grad
+
+        one_pass()
+        _sync(device)
+        started, reps = time.perf_counter(), 5
+        for _ in range(reps):
+            one_pass()
+        _sync(device)
+        rates[label] = reps * len(x) / (time.perf_counter() - started)
+        report.add("e", f"{arch} x{width:g} fp32 {label}, batch {len(x)}", None, f"{rates[label]:,.0f} img/s")
+    budget = run_autoattack(Unfoolable(model), data.train_x, torch.zeros(len(x), dtype=torch.long), eps=8 / 255,
+                            batch_size=500, **attack_version(size))  # fmt: skip
+    per_attack = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in budget["attack_seconds"].items())
+    report.add("e", f"AutoAttack full budget, {arch} x{width:g}, {len(x)} points", None,
+               f"{len(x) / budget['seconds']:,.1f} points/s (robust {budget['robust_acc']:.2f}: {per_attack})")  # fmt: skip
+    report.figures["attack"] = {f"{arch}_w{width:g}_{size.epoch_side}px": {
+        "forward_per_s": rates["forward"], "forward_backward_per_s": rates["forward+input-backward"],
+        "autoattack_full_budget": {"points": len(x), "attack_seconds": budget["attack_seconds"]}}}  # fmt: skip
+
+
+class Unfoolable(torch.nn.Module):
+    """`model`'s logits, scaled down, plus a fixed margin for class 0: every gradient still flows
+    through the whole network, but no attack can change the prediction, so each spends its whole
+    budget on every point. AutoAttack's worst case, what an upper-bound cost model needs."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = 1e-3 * self.model(x)
+        return logits + 100.0 * torch.nn.functional.one_hot(torch.zeros_like(logits[:, 0], dtype=torch.long), logits.shape[1])
+
+
+def time_startup(report: Report, device: torch.device) -> None:
+    """(e) What every job pays before its first step: interpreter, `import torch`, device init."""
+    code = "import torch; torch.zeros(1, device='cuda' if torch.cuda.is_available() else 'cpu').sum().item()"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    seconds = time.perf_counter() - started
+    report.figures["startup_s"] = seconds
+    report.add("e", f"process start-up (python, import torch, first {device.type} op)", None, f"{seconds:.2f} s")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m speed.gpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, any device (the test suite's run)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--json", type=Path, help="also write every figure and verdict to this file")
+    args = parser.parse_args(argv)
+    device = pick_device(args.device)
+    size = SMOKE if args.smoke else FULL
+    if device.type != "cuda" and not args.smoke:
+        print("advkd: no CUDA device: run with --smoke for the CPU-sized check", file=sys.stderr)
+        return 2
+    described = machine.describe(device)
+    print("\n".join(described), flush=True)
+    report = Report()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        check_methods(report, size, device, folder)
+        model, data = trained_reference(size, device, folder)
+        check_folding(report, model, data, device)
+        check_autoattack(report, size, model, data, device)
+    check_claim(report, device)
+    time_epochs(report, size, device)
+    time_attack_passes(report, size, device)
+    time_startup(report, device)
+    print(f"\n{len(report.rows)} rows in {time.perf_counter() - started:.0f} s; {len(report.failed)} failed\n")
+    print("\n".join(described))
+    print(report.table())
+    if args.json:
+        payload = {"machine": described, "smoke": args.smoke, "rows": report.rows, "figures": report.figures}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
