@@ -23,7 +23,7 @@ report: "workflow/report/workflow.rst"
 
 
 rule all:
-    localrule: True
+    default_target: True
     input:
         get_report_targets(),
-    default_target: True
+    localrule: True

@@ -40,8 +40,10 @@ from advkd.data.prepared import from_raw
 from advkd.data.sources import RawSplits
 from advkd.devices import claim_device, pick_device, visible_devices
 from advkd.evaluate import count_flops, run_autoattack
+from advkd.evaluate.autoattack import Unfoolable
+from advkd.methods import METHODS, Method
 from advkd.models.folding import FoldedTwin
-from advkd.train import METHODS, build_for_data, fit
+from advkd.train import build_for_data, fit
 
 from . import machine
 from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
@@ -53,10 +55,8 @@ PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, 
 # forward + input-backward passes (2 each; the weight gradients are never computed).
 PASSES = {"standard": 3, "KD": 4, "PGD-7": 3 + 7 * 2}
 KD = {"name": "kd", "alpha": 0.9, "temperature": 4.0}
-# Options of each method for check (a); every method in advkd.train.METHODS must have an entry.
+# Options of check (a) where the paper config's values differ from `example_options`' stand-ins.
 METHOD_OPTIONS = {
-    "ce": {},
-    "at": {},
     "kd": {"alpha": 0.9, "temperature": 4.0},
     "at_kd": {"alpha": 0.9, "temperature": 4.0},
     "tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
@@ -64,6 +64,15 @@ METHOD_OPTIONS = {
     "byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
     "at_byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
 }
+
+
+def example_options(method: Method) -> dict:
+    """A value for every required option of a method (so a new method is checked without an
+    edit here): 0.5 within [0, 1], else 2 (temperatures, weights); then METHOD_OPTIONS."""
+    values = {key: 0.5 if o.schema.get("maximum") == 1 else 2.0 for key, o in method.options.items() if o.required}
+    return {**values, **METHOD_OPTIONS.get(method.name, {})}
+
+
 COMPILE_BUDGET_S = 240  # compiling is minutes of CPU work: the check must still end within its 8 minutes
 FOLD_TOLERANCE = {"fp32": 5e-3, "bf16": 5e-2}  # relative logit error; cuDNN convolutions run TF32 in fp32
 AUTOATTACK_TOLERANCE = 0.03  # robust accuracy, GPU vs CPU: attack randomness differs across devices
@@ -147,14 +156,11 @@ def recipe(steps: int, batch_size: int, **extra) -> dict:
 
 def check_methods(report: Report, size: Size, device: torch.device, folder: Path) -> None:
     """(a) Every method for a few steps under the GPU's runtime choices (bf16, channels_last)."""
-    missing = set(METHODS) - set(METHOD_OPTIONS)
-    if missing:
-        report.add("a", "method list", False, f"no options for {sorted(missing)}: add them to METHOD_OPTIONS")
     batch = 32
     data = templates(batch * size.steps, 64, size.side)
     torch.manual_seed(1)
     teacher = build_for_data({"arch": "resnet18", "width": size.width}, data).to(device).eval()
-    cases = [(name, False) for name in METHOD_OPTIONS] + [(name, True) for name in size.compile]
+    cases = [(name, False) for name in METHODS] + [(name, True) for name in size.compile]
     section_started = time.perf_counter()
     for name, compiled in cases:
         method = METHODS[name]
@@ -164,14 +170,21 @@ def check_methods(report: Report, size: Size, device: torch.device, folder: Path
         spec = {
             "seed": 0,
             "model": {"arch": "resnet18", "width": size.width, **({"exits": True} if method.exits else {})},
-            "method": {"name": name, **METHOD_OPTIONS[name]},
+            "method": {"name": name, **example_options(method)},
             "recipe": recipe(size.steps, batch, precision="bf16", channels_last=True, compile=compiled),
         }
         label = f"{name}{', compiled' if compiled else ''}"
         started = time.perf_counter()
         try:
-            result = fit(spec, data, f"gpu-check-{name}.s0", folder / f"{name}-{compiled}.pt",
-                         teacher=teacher if method.needs_teacher else None, device=device, progress=False)  # fmt: skip
+            result = fit(
+                spec,
+                data,
+                f"gpu-check-{name}.s0",
+                folder / f"{name}-{compiled}.pt",
+                teacher=teacher if method.teacher == "real" else None,
+                device=device,
+                progress=False,
+            )
         except Exception as err:  # a failing method is a row of the table, not the end of the check
             report.add("a", label, False, f"{type(err).__name__}: {err}"[:300])
             traceback.print_exc()
@@ -179,7 +192,12 @@ def check_methods(report: Report, size: Size, device: torch.device, folder: Path
         loss = result.history[-1]["train_loss"]
         dtypes = {p.dtype for p in result.model.parameters()}
         ok = math.isfinite(loss) and dtypes == {torch.float32}
-        report.add("a", label, ok, f"loss {loss:.3f}, weights {'/'.join(sorted(map(str, dtypes)))}, {time.perf_counter() - started:.1f} s")
+        report.add(
+            "a",
+            label,
+            ok,
+            f"loss {loss:.3f}, weights {'/'.join(sorted(map(str, dtypes)))}, {time.perf_counter() - started:.1f} s",
+        )
 
 
 def trained_reference(size: Size, device: torch.device, folder: Path) -> tuple[torch.nn.Module, PreparedDataset]:
@@ -205,8 +223,12 @@ def check_folding(report: Report, model: torch.nn.Module, data: PreparedDataset,
         with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             reference, folded = model(x).float(), twin(x).float()
         error = ((folded - reference).norm() / reference.norm()).item()
-        report.add("b", f"logits, {precision}", error <= FOLD_TOLERANCE[precision],
-                   f"relative error {error:.1e} (tolerance {FOLD_TOLERANCE[precision]:.0e})")  # fmt: skip
+        report.add(
+            "b",
+            f"logits, {precision}",
+            error <= FOLD_TOLERANCE[precision],
+            f"relative error {error:.1e} (tolerance {FOLD_TOLERANCE[precision]:.0e})",
+        )
     accuracies = {}
     for label, target in (("eval model", model), ("folded twin", twin)):
         generator = torch.Generator(device=device).manual_seed(0)
@@ -214,25 +236,37 @@ def check_folding(report: Report, model: torch.nn.Module, data: PreparedDataset,
         with torch.no_grad():
             accuracies[label] = (model(x_adv).argmax(1) == y).float().mean().item()
     gap = abs(accuracies["eval model"] - accuracies["folded twin"])
-    report.add("b", "PGD-7 accuracy of the eval model", gap <= AUTOATTACK_TOLERANCE,
-               f"attacking the eval model {accuracies['eval model']:.3f}, the twin {accuracies['folded twin']:.3f}")  # fmt: skip
+    report.add(
+        "b",
+        "PGD-7 accuracy of the eval model",
+        gap <= AUTOATTACK_TOLERANCE,
+        f"attacking the eval model {accuracies['eval model']:.3f}, the twin {accuracies['folded twin']:.3f}",
+    )
 
 
 def attack_version(size: Size) -> dict:
     return {"version": "custom", "attacks": size.attacks} if size.attacks else {"version": "standard"}
 
 
-def check_autoattack(report: Report, size: Size, model: torch.nn.Module, data: PreparedDataset, device: torch.device) -> None:
+def check_autoattack(
+    report: Report, size: Size, model: torch.nn.Module, data: PreparedDataset, device: torch.device
+) -> None:
     """(c) AutoAttack standard gives the same robust accuracy on this device as on the CPU."""
     results = {}
     for where in dict.fromkeys([device, torch.device("cpu")]):
         on = copy.deepcopy(model).to(where).eval()
-        results[str(where)] = run_autoattack(on, data.test_x, data.test_y, eps=8 / 255, batch_size=500, **attack_version(size))
+        results[str(where)] = run_autoattack(
+            on, data.test_x, data.test_y, eps=8 / 255, batch_size=500, **attack_version(size)
+        )
     cpu, here = results["cpu"], results[str(device)]
     gap = abs(cpu["robust_acc"] - here["robust_acc"])
-    report.add("c", f"AutoAttack {'+'.join(cpu['attacks'])}, {len(data.test_y)} points", gap <= AUTOATTACK_TOLERANCE,
-               f"clean {here['clean_acc']:.3f}; robust {device.type} {here['robust_acc']:.3f}, cpu {cpu['robust_acc']:.3f} "
-               f"(tolerance {AUTOATTACK_TOLERANCE})")  # fmt: skip
+    report.add(
+        "c",
+        f"AutoAttack {'+'.join(cpu['attacks'])}, {len(data.test_y)} points",
+        gap <= AUTOATTACK_TOLERANCE,
+        f"clean {here['clean_acc']:.3f}; robust {device.type} {here['robust_acc']:.3f}, cpu {cpu['robust_acc']:.3f} "
+        f"(tolerance {AUTOATTACK_TOLERANCE})",
+    )
 
 
 def check_claim(report: Report, device: torch.device) -> None:
@@ -243,8 +277,12 @@ def check_claim(report: Report, device: torch.device) -> None:
         locked = sorted(os.listdir(locks))
     expected = device.type
     ok = claimed.type == expected and works and (len(names) > 1 or not locked)
-    report.add("d", f"claim_device('auto') with {len(names) or 'no'} visible GPU(s)", ok,
-               f"got {claimed}, locks taken: {locked or 'none'}")  # fmt: skip
+    report.add(
+        "d",
+        f"claim_device('auto') with {len(names) or 'no'} visible GPU(s)",
+        ok,
+        f"got {claimed}, locks taken: {locked or 'none'}",
+    )
 
 
 def peak_flops(device: torch.device) -> float | None:
@@ -266,9 +304,15 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
         flops = count_flops(build_for_data(model, data).to(device), shape)["flops"]
         torch.manual_seed(1)
         teacher = build_for_data(model, data).to(device).eval()
-        for label, method, attack in (("standard", {"name": "ce"}, None), ("KD", KD, None), ("PGD-7", {"name": "at"}, ATTACK)):
+        for label, method, attack in (
+            ("standard", {"name": "ce"}, None),
+            ("KD", KD, None),
+            ("PGD-7", {"name": "at"}, ATTACK),
+        ):
             kd_teacher = teacher if label == "KD" else None
-            AdvkdEpoch(warm, warm_data, device, method, teacher=kd_teacher, attack=attack)()  # cuDNN autotuning, allocator
+            AdvkdEpoch(
+                warm, warm_data, device, method, teacher=kd_teacher, attack=attack
+            )()  # cuDNN autotuning, allocator
             epoch = AdvkdEpoch(case, data, device, method, teacher=kd_teacher, attack=attack)
             _sync(device)
             started = time.perf_counter()
@@ -278,10 +322,20 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
             rate = case.n_train / seconds
             mfu = flops * PASSES[label] * rate / peak if peak else None
             key = f"{arch}_w{width:g}_{size.epoch_side}px_{label}"
-            report.figures.setdefault("train", {})[key] = {"images_per_s": rate, "mfu": mfu, "flops_per_image": flops,
-                                                          "passes": PASSES[label], "batch_size": 128}  # fmt: skip
-            report.add("e", f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128", None,
-                       f"{rate:,.0f} img/s, MFU {f'{mfu:.1%}' if mfu is not None else 'n/a'} ({case.n_train} images, {seconds:.1f} s)")  # fmt: skip
+            report.figures.setdefault("train", {})[key] = {
+                "images_per_s": rate,
+                "mfu": mfu,
+                "flops_per_image": flops,
+                "passes": PASSES[label],
+                "batch_size": 128,
+            }
+            report.add(
+                "e",
+                f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128",
+                None,
+                f"{rate:,.0f} img/s, MFU {f'{mfu:.1%}' if mfu is not None else 'n/a'} "
+                f"({case.n_train} images, {seconds:.1f} s)",
+            )
 
 
 def time_attack_passes(report: Report, size: Size, device: torch.device) -> None:
@@ -294,6 +348,7 @@ def time_attack_passes(report: Report, size: Size, device: torch.device) -> None
     x = data.train_x.to(device).float().div_(255)
     rates = {}
     for label in ("forward", "forward+input-backward"):
+
         def one_pass(x=x, label=label):
             if label == "forward":
                 with torch.no_grad():
@@ -310,28 +365,28 @@ def time_attack_passes(report: Report, size: Size, device: torch.device) -> None
         _sync(device)
         rates[label] = reps * len(x) / (time.perf_counter() - started)
         report.add("e", f"{arch} x{width:g} fp32 {label}, batch {len(x)}", None, f"{rates[label]:,.0f} img/s")
-    budget = run_autoattack(Unfoolable(model), data.train_x, torch.zeros(len(x), dtype=torch.long), eps=8 / 255,
-                            batch_size=500, **attack_version(size))  # fmt: skip
+    budget = run_autoattack(
+        Unfoolable(model),
+        data.train_x,
+        torch.zeros(len(x), dtype=torch.long),
+        eps=8 / 255,
+        batch_size=500,
+        **attack_version(size),
+    )
     per_attack = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in budget["attack_seconds"].items())
-    report.add("e", f"AutoAttack full budget, {arch} x{width:g}, {len(x)} points", None,
-               f"{len(x) / budget['seconds']:,.1f} points/s (robust {budget['robust_acc']:.2f}: {per_attack})")  # fmt: skip
-    report.figures["attack"] = {f"{arch}_w{width:g}_{size.epoch_side}px": {
-        "forward_per_s": rates["forward"], "forward_backward_per_s": rates["forward+input-backward"],
-        "autoattack_full_budget": {"points": len(x), "attack_seconds": budget["attack_seconds"]}}}  # fmt: skip
-
-
-class Unfoolable(torch.nn.Module):
-    """`model`'s logits, scaled down, plus a fixed margin for class 0: every gradient still flows
-    through the whole network, but no attack can change the prediction, so each spends its whole
-    budget on every point. AutoAttack's worst case, what an upper-bound cost model needs."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = 1e-3 * self.model(x)
-        return logits + 100.0 * torch.nn.functional.one_hot(torch.zeros_like(logits[:, 0], dtype=torch.long), logits.shape[1])
+    report.add(
+        "e",
+        f"AutoAttack full budget, {arch} x{width:g}, {len(x)} points",
+        None,
+        f"{len(x) / budget['seconds']:,.1f} points/s (robust {budget['robust_acc']:.2f}: {per_attack})",
+    )
+    report.figures["attack"] = {
+        f"{arch}_w{width:g}_{size.epoch_side}px": {
+            "forward_per_s": rates["forward"],
+            "forward_backward_per_s": rates["forward+input-backward"],
+            "autoattack_full_budget": {"points": len(x), "attack_seconds": budget["attack_seconds"]},
+        }
+    }
 
 
 def time_startup(report: Report, device: torch.device) -> None:

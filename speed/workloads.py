@@ -46,10 +46,11 @@ class Case:
 
 
 RESNET = Case("CIFAR ResNet18, width 16, 3x32x32", {"arch": "resnet18", "width": 0.25}, (3, 32, 32), 128, 12, 4, True)
-MLP = Case("Table-1 MLP 784-1200-1200-10, 1x28x28", {"arch": "mlp", "hidden": [1200, 1200]}, (1, 28, 28), 128, 60, 2, False)
+MLP = Case(
+    "Table-1 MLP 784-1200-1200-10, 1x28x28", {"arch": "mlp", "hidden": [1200, 1200]}, (1, 28, 28), 128, 60, 2, False
+)
 TEST_SIZE = 128  # one evaluation batch: the end-of-epoch test pass is in every advkd timing, kept small
 ATTACK = {"eps": 8 / 255, "step_size": 2 / 255, "steps": 7, "random_start": True, "model_mode": "eval"}  # PGD-7
-
 
 
 def synthetic(case: Case, n_test: int = TEST_SIZE, seed: int = 0) -> PreparedDataset:
@@ -57,7 +58,9 @@ def synthetic(case: Case, n_test: int = TEST_SIZE, seed: int = 0) -> PreparedDat
     rng = np.random.default_rng(seed)
     images = lambda n: rng.integers(0, 256, (n, *case.shape), dtype=np.uint8)  # noqa: E731
     labels = lambda n: rng.integers(0, 10, n).astype(np.int64)  # noqa: E731
-    raw = RawSplits(images(case.n_train), labels(case.n_train), images(n_test), labels(n_test), [str(c) for c in range(10)])
+    raw = RawSplits(
+        images(case.n_train), labels(case.n_train), images(n_test), labels(n_test), [str(c) for c in range(10)]
+    )
     return from_raw(raw)
 
 
@@ -85,7 +88,15 @@ class AdvkdEpoch:
 
     def __call__(self) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            fit(self.spec, self.data, "bench.s0", Path(folder) / "ck.pt", teacher=self.teacher, device=self.device, progress=False)
+            fit(
+                self.spec,
+                self.data,
+                "bench.s0",
+                Path(folder) / "ck.pt",
+                teacher=self.teacher,
+                device=self.device,
+                progress=False,
+            )
 
 
 class BareSteps:
@@ -173,12 +184,14 @@ class ConventionalEpoch:
 
         write_torchvision_copy(data, root)
         side = case.shape[1]
-        transform = transforms.Compose([
-            transforms.RandomCrop(side, padding=case.crop_padding),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            transforms.Normalize(data.mean, data.std),
-        ])  # fmt: skip
+        transform = transforms.Compose(
+            [
+                transforms.RandomCrop(side, padding=case.crop_padding),
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+                transforms.Normalize(data.mean, data.std),
+            ]
+        )
         self.dataset = torchvision_dataset(root, case.shape[0], transform)
         assert len(self.dataset) == case.n_train
         torch.manual_seed(0)
@@ -188,9 +201,12 @@ class ConventionalEpoch:
 
     def __call__(self) -> None:
         loader = torch.utils.data.DataLoader(
-            self.dataset, batch_size=self.case.batch_size, shuffle=True,
-            num_workers=os.cpu_count() or 1, pin_memory=self.device.type == "cuda",
-        )  # fmt: skip
+            self.dataset,
+            batch_size=self.case.batch_size,
+            shuffle=True,
+            num_workers=os.cpu_count() or 1,
+            pin_memory=self.device.type == "cuda",
+        )
         running = 0.0
         for x, y in loader:
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from advkd.data import prepare
 from advkd.train import fit
+from speed.pipeline import snakemake_command
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 REPO = Path(__file__).resolve().parents[1]
@@ -51,8 +51,7 @@ def trained_mlp(digits, tmp_path_factory):
 def snakemake(workdir: Path, *args: str, extra_configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
     """The shrunk demo's Snakemake CLI in `workdir` (demo.yaml + tests/workflow/shrink.yaml + extras)."""
     configs = [str(workdir / "demo.yaml"), str(SHRINK), *map(str, extra_configs)]
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", *configs, *args]  # fmt: skip
+    cmd = snakemake_command(workdir, "--cores", "2", "--configfile", *configs, *args)
     return subprocess.run(cmd, capture_output=True, text=True)
 
 

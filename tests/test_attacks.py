@@ -12,7 +12,9 @@ def batch(digits, n=200):
 
 
 def attack(model, x, y, seed=0, **kw):
-    return pgd_linf(model, x, y, eps=EPS, step_size=0.025, steps=10, generator=torch.Generator().manual_seed(seed), **kw)
+    return pgd_linf(
+        model, x, y, eps=EPS, step_size=0.025, steps=10, generator=torch.Generator().manual_seed(seed), **kw
+    )
 
 
 def test_pgd_stays_in_the_ball_and_the_pixel_range(trained_mlp, digits):
@@ -46,4 +48,6 @@ def test_pgd_accuracy_is_clean_accuracy_at_eps_zero_and_drops_with_eps(trained_m
     images, labels = digits.test_x[:200], digits.test_y[:200]
     clean, _ = accuracy_and_loss(trained_mlp.model, images, labels)
     assert pgd_accuracy(trained_mlp.model, images, labels, eps=0.0, step_size=0.01, steps=5) == pytest.approx(clean)
-    assert pgd_accuracy(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64) < clean - 0.3
+    assert (
+        pgd_accuracy(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64) < clean - 0.3
+    )

@@ -97,7 +97,9 @@ def test_random_crop_is_a_shift_of_the_padded_image():
 
 def test_flip_mirrors_about_half_the_batch():
     x = torch.arange(4, dtype=torch.float32).view(1, 1, 1, 4).repeat(200, 1, 1, 1)
-    batches = DeviceBatches((x * 50).to(torch.uint8), torch.zeros(200, dtype=torch.long), 200, "cpu", flip=True, shuffle=False)
+    batches = DeviceBatches(
+        (x * 50).to(torch.uint8), torch.zeros(200, dtype=torch.long), 200, "cpu", flip=True, shuffle=False
+    )
     out, _ = next(batches.iterate(torch.Generator().manual_seed(1)))
     flipped = (out[:, 0, 0, 0] > out[:, 0, 0, 3]).sum().item()
     assert 60 < flipped < 140

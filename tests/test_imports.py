@@ -8,7 +8,9 @@ def modules_loaded_by(statement: str) -> set[str]:
 
 
 def test_the_library_never_imports_snakemake():
-    loaded = modules_loaded_by("import advkd.data, advkd.models, advkd.losses, advkd.attacks, advkd.train, advkd.evaluate")
+    loaded = modules_loaded_by(
+        "import advkd.data, advkd.models, advkd.losses, advkd.attacks, advkd.train, advkd.evaluate"
+    )
     assert "snakemake" not in loaded and "torch" in loaded
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from advkd import losses
+from advkd.methods import METHODS
 from advkd.models import Exits
-from advkd.train.methods import METHODS
+from advkd.train.objectives import Outputs, loss_function
 
 LN2 = math.log(2.0)
 
@@ -92,11 +93,14 @@ def test_adversarial_methods_use_the_same_formulas_on_attacked_logits():
     """Eq. 6 is KD between the teacher on x and the student on x'; eq. 7 is Tf-KD-reg on x'.
     The logits the loop passes decide which inputs were used (see test_train)."""
     z_adv, z_clean_teacher, y = torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0, 1, 2])
-    p = {"alpha": 0.7, "temperature": 3.0}
-    assert torch.equal(METHODS["at_kd"].loss(z_adv, z_clean_teacher, y, p), losses.kd(z_adv, z_clean_teacher, y, 0.7, 3.0))
-    assert torch.equal(METHODS["at_tfkd_reg"].loss(z_adv, None, y, p), losses.tfkd_reg(z_adv, y, 0.7, 3.0))
-    assert METHODS["at_kd"].adversarial and METHODS["at_kd"].needs_teacher
-    assert METHODS["at_tfkd_reg"].adversarial and not METHODS["at_tfkd_reg"].needs_teacher
+    at_kd, at_tfkd_reg = METHODS["at_kd"], METHODS["at_tfkd_reg"]
+    options = {"name": "at_kd", "alpha": 0.7, "temperature": 3.0}
+    got = loss_function(at_kd)(Outputs(z_adv, z_clean_teacher, y), **at_kd.loss_options(options))
+    assert torch.equal(got, losses.kd(z_adv, z_clean_teacher, y, 0.7, 3.0))
+    got = loss_function(at_tfkd_reg)(Outputs(z_adv, None, y), **at_tfkd_reg.loss_options(options))
+    assert torch.equal(got, losses.tfkd_reg(z_adv, y, 0.7, 3.0))
+    assert at_kd.adversarial and at_kd.teacher == "real"
+    assert at_tfkd_reg.adversarial and at_tfkd_reg.teacher == "virtual"
 
 
 def test_byot_by_hand():
@@ -110,7 +114,8 @@ def test_byot_by_hand():
     want = (1 - alpha) * (ce1 + ce2) + alpha * t * t * kl + b * (1 + 9)
     got = losses.byot([z1, z2], [f1, f2], y, alpha, t, b)
     assert got.item() == pytest.approx(want, rel=1e-6)
-    assert torch.equal(METHODS["byot"].loss(Exits([z1, z2], [f1, f2]), None, y, {"alpha": alpha, "temperature": t, "hint_weight": b}), got)
+    options = {"alpha": alpha, "temperature": t, "hint_weight": b}
+    assert torch.equal(loss_function(METHODS["byot"])(Outputs(Exits([z1, z2], [f1, f2]), None, y), **options), got)
 
 
 def test_byot_deepest_exit_learns_from_labels_only():

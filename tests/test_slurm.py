@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 import advkd.config
+from speed.pipeline import snakemake_command
 
 from .conftest import REPO, SHRINK, checkout_like
 
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 TEMPLATES = Path(__file__).with_name("slurm")
 ETC = Path("/etc/slurm")
 MARKER = "ClusterName=advkd-test"
-GPU_RULES = {"train", "distill", "evaluate", "autoattack"}
+GPU_RULES = {"train", "distill", "autoattack", "pgd"}
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
 
 
@@ -91,9 +91,18 @@ def cluster(tmp_path_factory):
     (state / "slurmd").mkdir()
     pid_files = [munge / "munged.pid", state / "slurmctld.pid", state / "slurmd.pid"]
     try:
-        subprocess.run(["munged", "--force", f"--socket={munge / 'munge.socket'}", f"--key-file={key}",
-                        f"--log-file={munge / 'munged.log'}", f"--pid-file={pid_files[0]}",
-                        f"--seed-file={munge / 'munged.seed'}"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "munged",
+                "--force",
+                f"--socket={munge / 'munge.socket'}",
+                f"--key-file={key}",
+                f"--log-file={munge / 'munged.log'}",
+                f"--pid-file={pid_files[0]}",
+                f"--seed-file={munge / 'munged.seed'}",
+            ],
+            check=True,
+        )
         subprocess.run(["slurmctld"], check=True)
         subprocess.run(["slurmd"], check=True)
         wait_until(lambda: "idle" in squeue_like(["sinfo", "-h", "-o", "%T"]), 60, "the node to come up idle")
@@ -104,7 +113,7 @@ def cluster(tmp_path_factory):
                 pid = int(pid_file.read_text())
                 try:
                     os.kill(pid, signal.SIGTERM)
-                    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 30, f"{pid_file.stem} to stop")
+                    wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 30, f"{pid_file.stem} to stop")
                 except ProcessLookupError:
                     pass
         for name in ("slurm.conf", "gres.conf"):
@@ -126,13 +135,21 @@ def slurm_jobs() -> list[dict]:
 
 
 def slurm_snakemake(workdir: Path, *args: str, configs=()) -> list[str]:
-    return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--workflow-profile", str(REPO / "profiles" / "slurm"),
-        "--configfile", str(workdir / "demo.yaml"), str(SHRINK), str(TEMPLATES / "gpu.yaml"), *map(str, configs),
-        "--slurm-status-command", "squeue",  # no accounting daemon here, so no sacct
-        "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1", *args,
-    ]  # fmt: skip
+    profile, shrink = str(REPO / "profiles" / "slurm"), str(SHRINK)
+    configs = [str(workdir / "demo.yaml"), shrink, str(TEMPLATES / "gpu.yaml"), *map(str, configs)]
+    # squeue, not sacct: no accounting daemon here
+    status = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]
+    return snakemake_command(
+        workdir,
+        "--workflow-profile",
+        profile,
+        "--configfile",
+        *configs,
+        *status,
+        "--seconds-between-status-checks",
+        "1",
+        *args,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +167,8 @@ def rule_of(job: dict) -> str:
 def test_every_gpu_job_went_through_sbatch_with_a_gpu_request(slurm_workdir):
     jobs = slurm_jobs()
     runs = list((slurm_workdir / "results" / "runs").iterdir())
-    expected = sum(1 for r in runs for f in ("model.pt", "metrics.json", "autoattack.json") if (r / f).exists())
+    outputs = ("model.pt", "autoattack.json", "pgd.json")
+    expected = sum(1 for r in runs for f in outputs if (r / f).exists())
     assert len(jobs) == expected  # one SLURM job per training, evaluation and attack; nothing else
     assert {rule_of(job) for job in jobs} == GPU_RULES  # prepare_data and the reports ran locally
     assert all(job.get("TresPerJob") == "gres:gpu:1" and job["JobState"] == "COMPLETED" for job in jobs)
@@ -160,28 +178,54 @@ def test_reports_equal_those_of_the_local_run(slurm_workdir, workdir):
     tables = sorted(p.name for p in (workdir / "reports" / "demo").glob("table?.*"))
     assert len(tables) == 18  # tables 1-6 as CSV, Markdown and LaTeX
     for name in tables:
-        assert (slurm_workdir / "reports/demo" / name).read_bytes() == (workdir / "reports/demo" / name).read_bytes(), name
+        assert (slurm_workdir / "reports/demo" / name).read_bytes() == (workdir / "reports/demo" / name).read_bytes(), (
+            name
+        )
 
 
 def test_a_cancelled_training_job_resumes_from_its_checkpoint(slurm_workdir, tmp_path):
     """scancel (SIGTERM, as preemption sends) mid-run; the profile's retry resumes, not restarts."""
     slow = tmp_path / "slow.yaml"
-    slow.write_text(yaml.safe_dump({
-        "recipes": {"slow": {"epochs": 6, "batch_size": 64, "optimizer": {"lr": 0.05, "momentum": 0.9},
-                             "augment": {"crop_padding": 1}, "log_every": 1}},
-        "runs": {"slow": {"dataset": "digits", "model": {"arch": "resnet18", "width": 0.25},
-                          "method": {"name": "ce"}, "recipe": "slow", "seeds": [0]}},
-    }))  # fmt: skip
+    slow.write_text(
+        yaml.safe_dump(
+            {
+                "recipes": {
+                    "slow": {
+                        "epochs": 6,
+                        "batch_size": 64,
+                        "optimizer": {"lr": 0.05, "momentum": 0.9},
+                        "augment": {"crop_padding": 1},
+                        "log_every": 1,
+                    }
+                },
+                "runs": {
+                    "slow": {
+                        "dataset": "digits",
+                        "model": {"arch": "resnet18", "width": 0.25},
+                        "method": {"name": "ce"},
+                        "recipe": "slow",
+                        "seeds": [0],
+                    }
+                },
+            }
+        )
+    )
     config = {}
     for path in (slurm_workdir / "demo.yaml", SHRINK, TEMPLATES / "gpu.yaml", slow):
         advkd.config.merge(config, advkd.config.load(path))
     run = advkd.config.check(config).seeds("slow")[0]
     folder = slurm_workdir / run.folder
-    proc = subprocess.Popen(slurm_snakemake(slurm_workdir, f"{run.folder}/model.pt", configs=[slow]),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        slurm_snakemake(slurm_workdir, f"{run.folder}/model.pt", configs=[slow]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until(lambda: (folder / "checkpoint.pt").exists(), 300, "the first epoch's checkpoint")
-        job_id = wait_until(lambda: next((j["JobId"] for j in slurm_jobs() if run.id in j.get("Comment", "")), None), 30, "the job")
+        job_id = wait_until(
+            lambda: next((j["JobId"] for j in slurm_jobs() if run.id in j.get("Comment", "")), None), 30, "the job"
+        )
         subprocess.run(["scancel", job_id], check=True)
         _, stderr = proc.communicate(timeout=600)
     finally:

@@ -15,8 +15,13 @@ from .conftest import REPO
 @pytest.mark.slow
 def test_gpu_check_runs_at_smoke_size(tmp_path):
     out = tmp_path / "gpu.json"
-    done = subprocess.run([sys.executable, "-m", "speed.gpu", "--smoke", "--json", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "speed.gpu", "--smoke", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(out.read_text())
     verdicts = {(check, case): verdict for check, case, verdict, _ in report["rows"]}

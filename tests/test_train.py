@@ -1,13 +1,14 @@
-import math
-
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from advkd.attacks import pgd_linf
 from advkd.evaluate import exit_accuracies
-from advkd.train import fit, learning_rate
+from advkd.methods import METHODS
+from advkd.schema import complete_spec
+from advkd.train import complete_schedule, fit, learning_rate
 from advkd.train.loop import Runtime, _StepRunner
-from advkd.train.methods import METHODS
 
 from .conftest import mlp_spec
 
@@ -58,6 +59,7 @@ def test_adversarial_kd_shows_the_teacher_the_configured_input(trained_mlp, digi
     spec["recipe"]["attack"] = {"eps": 0.1, "step_size": 0.05, "steps": 2}
     student = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     teacher = Recorder(trained_mlp.model)
+    spec = complete_spec(spec)
     runner = _StepRunner(student, teacher, METHODS["at_kd"], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
     x, y = digits.train_x[:16].float() / 255, digits.train_y[:16]
     runner(x, y, torch.Generator().manual_seed(0))
@@ -69,7 +71,9 @@ def test_adversarial_kd_shows_the_teacher_the_configured_input(trained_mlp, digi
 
 
 def test_learning_rate_schedules():
-    lr = lambda sched, epoch, step=0: learning_rate(0.1, sched, epoch, step, steps_per_epoch=10, epochs=200)  # noqa: E731
+    def lr(schedule, epoch, step=0):
+        return learning_rate(0.1, complete_schedule(schedule), epoch, step, steps_per_epoch=10, epochs=200)
+
     multistep = {"name": "multistep", "milestones": [60, 120, 160], "gamma": 0.2, "warmup_epochs": 1}
     assert lr(multistep, 0, 0) == pytest.approx(0.01)  # first warm-up step: 1/10 of an epoch
     assert lr(multistep, 0, 9) == pytest.approx(0.1)
@@ -107,14 +111,28 @@ def test_byot_trains_every_exit(digits, tmp_path):
 
 
 def test_adversarial_byot_attacks_the_deepest_exit(digits, tmp_path):
+    """The attack is PGD on the deepest exit (the classifier that is evaluated and attacked): the
+    step's x' is exactly PGD against the deepest exit's logits, and raises that exit's loss."""
     spec = mlp_spec(
         model={"arch": "resnet18", "width": 0.125, "exits": True},
         method={"name": "at_byot", "alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
         data={"limit": 128},
     )
     spec["recipe"].update(epochs=1, attack={"eps": 0.1, "step_size": 0.05, "steps": 2})
-    result = fit(spec, digits, "at_byot.s0.test", tmp_path / "ck.pt", progress=False)
-    assert math.isfinite(result.history[-1]["train_loss"])
+    model = fit(spec, digits, "at_byot.s0.test", tmp_path / "ck.pt", progress=False).model.train()
+    spec = complete_spec(spec)
+    runner = _StepRunner(model, None, METHODS["at_byot"], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
+    x, y = digits.test_x[:64].float() / 255, digits.test_y[:64]
+    x_adv = runner._adversarial(x, y, torch.Generator().manual_seed(0))
+
+    def deepest_exit(inputs):
+        return model.eval().exits(inputs).logits[-1]
+
+    generator = torch.Generator().manual_seed(0)
+    reference = pgd_linf(deepest_exit, x, y, eps=0.1, step_size=0.05, steps=2, generator=generator)
+    assert torch.allclose(x_adv, reference, atol=1e-6)
+    with torch.no_grad():
+        assert F.cross_entropy(deepest_exit(x_adv), y) > F.cross_entropy(deepest_exit(x), y)
 
 
 def test_multi_exit_model_and_method_must_agree(digits, tmp_path):

@@ -8,10 +8,11 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from speed.pipeline import snakemake_command
 
 from .conftest import REPO, planned, snakemake
 
@@ -41,6 +42,9 @@ def test_every_report_file_is_made(workdir):
     assert "Table 4" in index and "figure1_gradients.png" in index and "demo.yaml" in index
     assert "table4_curves.png" in index
     assert "config/config.yaml" not in index  # the demo replaced the paper config
+    # the workflow's own commit, though Snakemake worked in a folder outside the repository
+    head = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    assert f"git {head.strip()}" in index
 
 
 def test_a_given_config_replaces_the_paper_config(workdir, tmp_path):
@@ -66,11 +70,15 @@ def test_table_cells_are_the_runs_numbers(workdir):
     (attack,) = run_files(workdir, "resnet18_at", "autoattack.json")
     assert float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
     assert attack["robust_acc"] <= attack["clean_acc"] and attack["n"] == 20
-    stages = [float(table5["ResNet18 (AT), no teacher"][f"{column}_mean"]) for column in ("apgd_ce", "apgd_t", "fab_t", "square")]
+    stages = [
+        float(table5["ResNet18 (AT), no teacher"][f"{column}_mean"])
+        for column in ("apgd_ce", "apgd_t", "fab_t", "square")
+    ]
     assert stages == pytest.approx([100 * attack["after"][a] for a in ("apgd-ce", "apgd-t", "fab-t", "square")])
     assert stages == sorted(stages, reverse=True) and stages[-1] == pytest.approx(100 * attack["robust_acc"])
-    assert attack["pgd"]["steps"] == 20 and 0 <= attack["pgd"]["acc"] <= 1
-    assert float(table5["ResNet18 (AT), no teacher"]["pgd_mean"]) == pytest.approx(100 * attack["pgd"]["acc"])
+    (pgd,) = run_files(workdir, "resnet18_at", "pgd.json")
+    assert pgd["steps"] == 20 and pgd["n"] == attack["n"] and 0 <= pgd["acc"] <= 1
+    assert float(table5["ResNet18 (AT), no teacher"]["pgd_mean"]) == pytest.approx(100 * pgd["acc"])
 
     table1 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table1.csv")}
     (defective,) = run_files(workdir, "mlp_teacher_defective", "history.json")
@@ -79,7 +87,9 @@ def test_table_cells_are_the_runs_numbers(workdir):
     row = table1["Student MLP, distilled from the defective teacher"]
     assert float(row["accuracy_mean"]) == pytest.approx(100 * defective_kd["test_acc"])
     lsr = run_files(workdir, "resnet18_lsr", "metrics.json")
-    assert float(table4["LSR (epsilon = 0.1)"]["accuracy_mean"]) == pytest.approx(statistics.fmean(100 * m["test_acc"] for m in lsr))
+    assert float(table4["LSR (epsilon = 0.1)"]["accuracy_mean"]) == pytest.approx(
+        statistics.fmean(100 * m["test_acc"] for m in lsr)
+    )
 
     table6 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table6.csv")}
     byot = run_files(workdir, "resnet18_byot", "metrics.json")
@@ -91,7 +101,9 @@ def test_table_cells_are_the_runs_numbers(workdir):
     assert float(table6["ResNet18: BYOT"]["ensemble_mean"]) == pytest.approx(ensemble)
     assert table6["ResNet18: baseline"]["exit1_mean"] == ""  # a single-exit model has no shallow exits
     (at_byot,) = run_files(workdir, "resnet18_at_byot", "autoattack.json")
-    assert float(table5["ResNet18 (AT) BYOT, deepest exit"]["autoattack_mean"]) == pytest.approx(100 * at_byot["robust_acc"])
+    assert float(table5["ResNet18 (AT) BYOT, deepest exit"]["autoattack_mean"]) == pytest.approx(
+        100 * at_byot["robust_acc"]
+    )
 
     table2 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table2.csv")}
     (omit,) = run_files(workdir, "omit1_plain", "metrics.json")
@@ -108,7 +120,6 @@ def test_one_changed_value_reruns_only_what_depends_on_it(workdir, tmp_path):
     change.write_text("runs:\n  resnet18_tfkd_reg:\n    method: {alpha: 0.2}\n")
     assert planned(workdir, extra_configs=(change,)) == {
         ("distill", "resnet18_tfkd_reg"),
-        ("evaluate", "resnet18_tfkd_reg"),
         ("table", "table4"),
         ("curves", "table4"),
         ("figure1", ""),
@@ -122,9 +133,36 @@ def test_a_teacher_change_reaches_its_students(workdir, tmp_path):
     change = tmp_path / "change.yaml"
     change.write_text("runs:\n  resnet18_at:\n    method: {label_smoothing: 0.1}\n")
     jobs = planned(workdir, extra_configs=(change,))
-    runs = {run for rule, run in jobs if rule in ("train", "distill", "evaluate", "autoattack")}
+    runs = {run for rule, run in jobs if rule in ("train", "distill", "autoattack")}
     assert runs == {"resnet18_at", "resnet18_akd", "resnet18_at_tfkd_self"}
     assert ("table", "table5") in jobs and ("curves", "table5") in jobs and ("table", "table4") not in jobs
+
+
+def test_how_to_run_plans_nothing(workdir):
+    """The device, threads and GPU model are runtime choices (job resources), not part of any result."""
+    config = workdir / "demo.yaml"
+    original = config.read_text()
+    edited = original.replace("  device: cpu ", "  device: cuda ").replace("threads_per_job: 1", "threads_per_job: 2")
+    assert edited != original
+    config.write_text(edited)
+    try:
+        assert planned(workdir) == set()
+    finally:
+        config.write_text(original)
+
+
+def test_pgd_settings_rerun_pgd_and_no_autoattack(workdir, tmp_path):
+    change = tmp_path / "pgd.yaml"
+    change.write_text("autoattack: {pgd: {steps: 10, step_size: 0.025}}\n")
+    jobs = planned(workdir, extra_configs=(change,))
+    assert {rule for rule, _ in jobs} == {"pgd", "table", "index", "all"}
+    assert {run for rule, run in jobs if rule == "pgd"} == {
+        "resnet18_at",
+        "resnet18_akd",
+        "resnet18_at_tfkd_reg",
+        "resnet18_at_tfkd_self",
+        "resnet18_at_byot",
+    }
 
 
 def test_editing_a_comment_plans_nothing(workdir):
@@ -138,12 +176,14 @@ def test_editing_a_comment_plans_nothing(workdir):
 
 
 def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(REPO / "config" / "config.yaml"), "--dry-run", "--cores", "all", "--resources", "gpu=1"]  # fmt: skip
+    config = str(REPO / "config" / "config.yaml")
+    cmd = snakemake_command(tmp_path, "--configfile", config, "--dry-run", "--cores", "all", "--resources", "gpu=1")
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     # MNIST, CIFAR-10 and CIFAR-100; Tables 1-6 and the CIFAR-100 versions of Tables 3-5
     assert counts["prepare_data"] == "3" and counts["train"] == "33" and counts["distill"] == "28"
-    assert counts["autoattack"] == "10" and counts["table"] == "9" and counts["figure1"] == "1"
+    assert (
+        counts["autoattack"] == "10" and counts["pgd"] == "10" and counts["table"] == "9" and counts["figure1"] == "1"
+    )
     assert not (tmp_path / "resources").exists()

@@ -16,14 +16,12 @@ import jsonschema
 import yaml
 
 from .experiments import ConfigError, Registry
-
-SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+from .schema import schema
 
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema())
 
 
 def key_path(parts) -> str:
@@ -43,6 +41,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{where}: unknown key {', '.join(map(repr, unknown))}; allowed: {allowed}"
     if error.validator == "enum":
         return f"{where}: {error.instance!r} is not allowed; allowed: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern":
+        return f"{where}: {error.instance!r} is not a plain name; use letters, digits, _ and -"
     return f"{where}: {error.message}"
 
 

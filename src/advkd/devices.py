@@ -60,7 +60,8 @@ def claim_slot(names: Sequence[str], lock_dir: str | Path = LOCK_DIR, poll_secon
     waiting = False
     while True:
         for index, name in enumerate(names):
-            handle = open(lock_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock", "a+")
+            # held open for as long as the claim lasts (the lock lives with the open file)
+            handle = open(lock_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock", "a+")  # noqa: SIM115
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -19,17 +19,16 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
+from .methods import METHODS, get_method
+from .schema import complete, schema
+
 SPEC_VERSION = 1
 HASH_LENGTH = 10
 
-# Methods that take a real teacher run (mirrors advkd.train.methods, which needs torch).
-TEACHER_METHODS = frozenset({"kd", "at_kd"})
-ADVERSARIAL_METHODS = frozenset({"at", "at_kd", "at_tfkd_reg", "at_byot"})
-VIRTUAL_TEACHER_METHODS = frozenset({"tfkd_reg", "at_tfkd_reg"})
-# Methods that train every exit of a multi-exit model (model `exits: true`), and only those do.
-EXIT_METHODS = frozenset({"byot", "at_byot"})
-# Table columns read from a run's autoattack.json (see advkd.report.tables.METRICS).
-AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square", "pgd"})
+# Table columns read from a run's autoattack.json or pgd.json (see advkd.report.tables.METRICS).
+AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square"})
+PGD_COLUMNS = frozenset({"pgd"})
+SUBSET_COLUMNS = frozenset({"without", "only"})  # Table 2: need a run that omits classes
 
 # Class counts known before any download (an idx_dir source declares its own with `classes`).
 SOURCE_CLASS_COUNTS = {"digits": 10}
@@ -38,6 +37,15 @@ TORCHVISION_CLASS_COUNTS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "ci
 
 class ConfigError(ValueError):
     """A config that names something that does not exist or cannot be built."""
+
+
+def layer_layout(model: dict) -> tuple:
+    """What fixes a model's layer names (Figure 1's columns): the architecture, an MLP's depth,
+    a ResNet's exits; widths change sizes, not names."""
+    model = complete(model, "model")
+    if model["arch"] == "mlp":
+        return ("mlp", len(model["hidden"]))
+    return (model["arch"], model["exits"])
 
 
 def canonical_json(obj) -> str:
@@ -72,7 +80,7 @@ class Run:
     @property
     def distilled(self) -> bool:
         """Learns from a teacher, real or virtual (rule `distill`); else rule `train`."""
-        return self.teacher is not None or self.spec["method"]["name"] in VIRTUAL_TEACHER_METHODS
+        return METHODS[self.spec["method"]["name"]].distilled
 
 
 class Registry:
@@ -80,6 +88,14 @@ class Registry:
 
     def __init__(self, config: dict):
         self.config = config
+        # Settings with their schema defaults (run entries are hashed as written, so never completed here).
+        given = {key: config[key] for key in ("seeds", "compute") if key in config}
+        settings = complete({**given, "autoattack": config.get("autoattack", {})}, schema())
+        self.default_seeds, self.compute, self.autoattack = (
+            settings["seeds"],
+            settings["compute"],
+            settings["autoattack"],
+        )
         self._runs: dict[tuple[str, int], Run] = {}
         for name in config["runs"]:
             for seed in self.seeds_of(name):
@@ -89,7 +105,7 @@ class Registry:
 
     # -- resolution -------------------------------------------------------------------------
     def seeds_of(self, name: str) -> list[int]:
-        return list(self.config["runs"][name].get("seeds", self.config.get("seeds", [0])))
+        return list(self.config["runs"][name].get("seeds", self.default_seeds))
 
     def resolve(self, name: str, seed: int, _chain: tuple[str, ...] = ()) -> Run:
         key = (name, seed)
@@ -97,25 +113,33 @@ class Registry:
             return self._runs[key]
         runs = self.config["runs"]
         if name not in runs:
-            raise ConfigError(f"runs: {'teacher of ' + _chain[-1] if _chain else 'run'} {name!r} is not defined in runs")
+            raise ConfigError(
+                f"runs: {'teacher of ' + _chain[-1] if _chain else 'run'} {name!r} is not defined in runs"
+            )
         if name in _chain:
             raise ConfigError(f"runs.{name}.teacher: teacher cycle {' -> '.join(_chain + (name,))}")
         entry = runs[name]
-        method = dict(entry["method"])
+        method = get_method(entry["method"]["name"])
         teacher_name = entry.get("teacher")
-        if (method["name"] in TEACHER_METHODS) != (teacher_name is not None):
+        if (method.teacher == "real") != (teacher_name is not None):
             need = "needs a teacher" if teacher_name is None else "takes no teacher"
-            raise ConfigError(f"runs.{name}: method {method['name']!r} {need}")
-        if (method["name"] in EXIT_METHODS) != bool(entry["model"].get("exits", False)):
-            if method["name"] in EXIT_METHODS:
-                raise ConfigError(f"runs.{name}.model: method {method['name']!r} needs a multi-exit model (exits: true)")
-            raise ConfigError(f"runs.{name}.model.exits: only methods {', '.join(sorted(EXIT_METHODS))} train a multi-exit model")
+            raise ConfigError(f"runs.{name}: method {method.name!r} {need}")
+        if method.exits != complete(entry["model"], "model").get("exits", False):
+            if method.exits:
+                raise ConfigError(f"runs.{name}.model: method {method.name!r} needs a multi-exit model (exits: true)")
+            exit_methods = ", ".join(m.name for m in METHODS.values() if m.exits)
+            raise ConfigError(f"runs.{name}.model.exits: only methods {exit_methods} train a multi-exit model")
         teacher = None
         if teacher_name is not None:
             if teacher_name not in runs:
                 raise ConfigError(f"runs.{name}.teacher: {teacher_name!r} is not defined in runs")
             teacher_seeds = self.seeds_of(teacher_name)
             teacher = self.resolve(teacher_name, seed if seed in teacher_seeds else teacher_seeds[0], _chain + (name,))
+            if teacher.dataset != entry["dataset"]:
+                raise ConfigError(
+                    f"runs.{name}.teacher: {teacher_name!r} trains on dataset {teacher.dataset!r}, the student on "
+                    f"{entry['dataset']!r}; a teacher must see the student's data"
+                )
         dataset_key = entry["dataset"]
         if dataset_key not in self.config["datasets"]:
             raise ConfigError(f"runs.{name}.dataset: {dataset_key!r} is not defined in datasets")
@@ -124,15 +148,15 @@ class Registry:
         if recipe_key not in self.config["recipes"]:
             raise ConfigError(f"runs.{name}.recipe: {recipe_key!r} is not defined in recipes")
         recipe = {k: v for k, v in self.config["recipes"][recipe_key].items() if k != "resources"}
-        if method["name"] in ADVERSARIAL_METHODS and "attack" not in recipe:
-            raise ConfigError(f"runs.{name}: method {method['name']!r} needs recipes.{recipe_key}.attack")
+        if method.adversarial and "attack" not in recipe:
+            raise ConfigError(f"runs.{name}: method {method.name!r} needs recipes.{recipe_key}.attack")
         spec = {
             "version": SPEC_VERSION,
             "seed": seed,
             "dataset": {"key": dataset_key, **self.config["datasets"][dataset_key]},
             "data": entry.get("data", {}),
             "model": entry["model"],
-            "method": method,
+            "method": entry["method"],
             "recipe": recipe,
             "teacher": teacher.spec if teacher else None,
         }
@@ -142,10 +166,10 @@ class Registry:
 
     def _check_class_filter(self, name: str, entry: dict, dataset_key: str) -> None:
         dataset = self.config["datasets"][dataset_key]
-        if dataset["source"] == "torchvision":
-            count = TORCHVISION_CLASS_COUNTS.get(dataset["name"])
-        elif "classes" in dataset:
+        if "classes" in dataset:
             count = len(dataset["classes"])
+        elif "name" in dataset:
+            count = TORCHVISION_CLASS_COUNTS[dataset["name"]]
         else:
             count = SOURCE_CLASS_COUNTS.get(dataset["source"])  # idx_dir without names: checked on load
         if count is None:
@@ -154,17 +178,81 @@ class Registry:
             missing = [c for c in entry.get("data", {}).get(key, []) if c >= count]
             if missing:
                 raise ConfigError(
-                    f"runs.{name}.data.{key}: class {missing[0]} is not in dataset {dataset_key!r}; allowed: 0..{count - 1}"
+                    f"runs.{name}.data.{key}: class {missing[0]} is not in dataset {dataset_key!r}; "
+                    f"allowed: 0..{count - 1}"
                 )
+        if set(range(count)) <= set(entry.get("data", {}).get("drop_classes", [])):
+            raise ConfigError(
+                f"runs.{name}.data.drop_classes: drops every class of dataset {dataset_key!r}; "
+                "nothing is left to train on"
+            )
 
     def _check_report_references(self) -> None:
+        paper_values: dict[tuple[str, str], tuple[str, object]] = {}
         for table, definition in self.config.get("tables", {}).items():
+            columns = set(definition["columns"])
             for i, row in enumerate(definition["rows"]):
+                where = f"tables.{table}.rows[{i}]"
                 if row["run"] not in self.config["runs"]:
-                    raise ConfigError(f"tables.{table}.rows[{i}].run: {row['run']!r} is not defined in runs")
-        for i, row in enumerate(self.config.get("figure1", {}).get("rows", [])):
+                    raise ConfigError(f"{where}.run: {row['run']!r} is not defined in runs")
+                if columns & SUBSET_COLUMNS and not self.config["runs"][row["run"]].get("data", {}).get("drop_classes"):
+                    raise ConfigError(
+                        f"{where}.run: columns {', '.join(sorted(columns & SUBSET_COLUMNS))} need a run that omits "
+                        f"classes (data.drop_classes); {row['run']!r} omits none"
+                    )
+                for column, value in row.get("paper", {}).items():
+                    if column not in columns:
+                        raise ConfigError(f"{where}.paper.{column}: the table has no column {column!r}")
+                    seen = paper_values.setdefault((row["run"], column), (f"{where}.paper.{column}", value))
+                    if seen[1] != value:
+                        raise ConfigError(
+                            f"{where}.paper.{column}: {value} for run {row['run']!r}, but {seen[0]} gives {seen[1]}; "
+                            "one run has one paper value per column"
+                        )
+            self._check_attack_settings(f"tables.{table}.columns", columns)
+        self._check_figure()
+
+    def _check_attack_settings(self, where: str, columns: set[str]) -> None:
+        attack = self.config.get("autoattack")
+        if columns & (AUTOATTACK_COLUMNS | PGD_COLUMNS) and attack is None:
+            raise ConfigError(
+                f"{where}: {', '.join(sorted(columns & (AUTOATTACK_COLUMNS | PGD_COLUMNS)))} "
+                "need an autoattack block (eps, ...)"
+            )
+        if columns & PGD_COLUMNS and "pgd" not in attack:
+            raise ConfigError(f"{where}: column pgd needs autoattack.pgd (steps, step_size)")
+        if attack is not None and self.autoattack["version"] == "standard" and "attacks" in attack:
+            raise ConfigError(
+                "autoattack.attacks: version standard runs its own four attacks; set version: custom to choose"
+            )
+
+    def _check_figure(self) -> None:
+        figure = self.config.get("figure1")
+        if not figure:
+            return
+        layouts: dict[tuple, str] = {}
+        for i, row in enumerate(figure["rows"]):
             if row["run"] not in self.config["runs"]:
                 raise ConfigError(f"figure1.rows[{i}].run: {row['run']!r} is not defined in runs")
+            layouts.setdefault(
+                layer_layout(self.config["runs"][row["run"]]["model"]), f"figure1.rows[{i}] ({row['run']})"
+            )
+        if len(layouts) > 1:
+            first, second = list(layouts.values())[:2]
+            raise ConfigError(
+                f"figure1.rows: {first} and {second} have different layers; "
+                "a heatmap row per method needs one architecture"
+            )
+        if "epochs" in figure:
+            first, last = figure["epochs"]
+            trained = min(
+                self.config["recipes"][self.config["runs"][row["run"]]["recipe"]]["epochs"] for row in figure["rows"]
+            )
+            if not first <= last <= trained:
+                raise ConfigError(
+                    f"figure1.epochs: [{first}, {last}] must satisfy first <= last <= {trained}, "
+                    "the fewest epochs of its rows' runs"
+                )
 
     # -- queries used by the Snakefile ----------------------------------------------------------
     @property
@@ -184,6 +272,9 @@ class Registry:
 
     def table_needs_autoattack(self, table: str) -> bool:
         return not AUTOATTACK_COLUMNS.isdisjoint(self.config["tables"][table]["columns"])
+
+    def table_needs_pgd(self, table: str) -> bool:
+        return not PGD_COLUMNS.isdisjoint(self.config["tables"][table]["columns"])
 
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))

@@ -3,12 +3,14 @@ errors a user can fix (missing data, bad files, broken runs) into one readable l
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, NamedTuple
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:
@@ -18,9 +20,14 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from .train import CheckpointMismatchError, NonFiniteLossError, Preempted
 
     return (
-        ConfigError, DataUnavailableError, CorruptDatasetError, IdxFormatError,
-        CheckpointMismatchError, NonFiniteLossError, Preempted,
-    )  # fmt: skip
+        ConfigError,
+        DataUnavailableError,
+        CorruptDatasetError,
+        IdxFormatError,
+        CheckpointMismatchError,
+        NonFiniteLossError,
+        Preempted,
+    )
 
 
 @contextmanager
@@ -32,7 +39,9 @@ def job_log(path: str | Path, threads: int | None = None) -> Iterator[logging.Lo
     terminal = sys.stderr
     with open(path, "w", buffering=1) as log_file:
         sys.stderr = log_file
-        logging.basicConfig(stream=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+        logging.basicConfig(
+            stream=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+        )
         if threads:
             import torch
 
@@ -49,3 +58,24 @@ def job_log(path: str | Path, threads: int | None = None) -> Iterator[logging.Lo
             raise
         finally:
             sys.stderr = terminal
+
+
+class TrainedRun(NamedTuple):
+    log: logging.Logger
+    spec: dict  # the run's spec as the config writes it
+    data: Any  # advkd.data.PreparedDataset
+    model: Any  # the trained model, in eval mode on the job's device
+
+
+@contextmanager
+def evaluation_job(sm) -> Iterator[TrainedRun]:
+    """The frame of a job that evaluates one trained run (rules evaluate, autoattack, pgd): its log,
+    its claimed device, the run's spec, dataset and weights."""
+    from .data import load
+    from .devices import claim_device
+    from .train import load_weights
+
+    with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as device:
+        spec = json.loads(sm.params.spec)
+        data = load(sm.input.data)
+        yield TrainedRun(log, spec, data, load_weights(spec["model"], data, sm.input.model, device))

@@ -1,9 +1,11 @@
 import json
 import sys
+from pathlib import Path
 
 import advkd.config
 from advkd.experiments import ConfigError, canonical_json
-
+from advkd.plan import RuntimeRequests, cpu_only_notice
+from advkd.schema import complete
 
 # Checked before any job is planned: a bad config stops here with one line and exit status 1.
 try:
@@ -13,7 +15,7 @@ except ConfigError as err:
     sys.exit(1)
 
 REPORTS = f"reports/{config['name']}"
-COMPUTE = config.get("compute", {})
+COMPUTE = REGISTRY.compute  # how to run: a job resource, never a param, so changing it plans nothing
 
 
 wildcard_constraints:
@@ -48,20 +50,42 @@ def get_download_root(wildcards):
 
 def get_recipe_resources(wildcards):
     run = get_run(wildcards)
-    return config["recipes"][config["runs"][run.name]["recipe"]].get("resources", {})
+    return complete(config["recipes"][config["runs"][run.name]["recipe"]], "recipe")["resources"]
 
 
-def get_runtime(wildcards):
-    return get_recipe_resources(wildcards).get("runtime", 60)
+# Minutes each GPU job asks a scheduler for: the cost model's estimate on compute.gpu, x3, at
+# least 10 (advkd.plan); a recipe's resources.runtime or autoattack.runtime overrides it.
+RUNTIMES = RuntimeRequests(REGISTRY)
+
+
+def get_training_runtime(wildcards):
+    kind = "distill" if get_run(wildcards).distilled else "train"
+    return get_recipe_resources(wildcards).get("runtime") or RUNTIMES(kind, wildcards.run_id)
+
+
+def get_autoattack_runtime(wildcards):
+    return REGISTRY.autoattack.get("runtime") or RUNTIMES("autoattack", wildcards.run_id)
+
+
+def get_pgd_runtime(wildcards):
+    return RUNTIMES("pgd", wildcards.run_id)
 
 
 def get_mem_mb(wildcards):
-    return get_recipe_resources(wildcards).get("mem_mb", 4000)
+    return get_recipe_resources(wildcards)["mem_mb"]
 
 
 def get_autoattack_params(wildcards):
-    """The attack settings; scheduler estimates (runtime, mem_mb) are left out so they rerun nothing."""
-    return canonical_json({k: v for k, v in config["autoattack"].items() if k not in ("runtime", "mem_mb")})
+    """The attack settings as written; scheduler estimates and PGD (its own rule) are left out, so
+    changing them reruns no AutoAttack."""
+    skip = ("runtime", "mem_mb", "pgd")
+    return canonical_json({k: v for k, v in config["autoattack"].items() if k not in skip})
+
+
+def get_pgd_params(wildcards):
+    """PGD's own settings and the points and eps it shares with AutoAttack."""
+    attack = REGISTRY.autoattack
+    return canonical_json({**attack["pgd"], **{k: attack[k] for k in ("eps", "n", "batch_size", "seed")}})
 
 
 def get_table_runs(wildcards):
@@ -74,6 +98,7 @@ def get_table_inputs(wildcards):
     return {
         "metrics": [f"{r.folder}/metrics.json" for r in runs],
         "autoattack": [f"{r.folder}/autoattack.json" for r in runs] if attacked else [],
+        "pgd": [f"{r.folder}/pgd.json" for r in runs] if REGISTRY.table_needs_pgd(wildcards.table) else [],
     }
 
 
@@ -120,3 +145,10 @@ def get_configfiles():
 
 def get_report_targets():
     return [f"{REPORTS}/index.md"]
+
+
+# Once, before the first job: a GPU-scale plan started without CUDA says what it would take here.
+onstart:
+    notice = cpu_only_notice(REGISTRY, Path("."))
+    if notice:
+        print(notice, file=sys.stderr)

@@ -1,45 +1,48 @@
-rule evaluate:
-    input:
-        model="results/runs/{run_id}/model.pt",
-        data=get_run_dataset,
-    output:
-        "results/runs/{run_id}/metrics.json",
-    params:
-        spec=get_run_spec,
-        device=COMPUTE.get("device", "auto"),
-    threads: COMPUTE.get("threads_per_job", 1)
-    resources:
-        gpu=COMPUTE.get("gpus_per_job", 1),
-    log:
-        "logs/evaluate/{run_id}.log",
-    benchmark:
-        "benchmarks/evaluate/{run_id}.tsv"
-    conda:
-        "../../envs/advkd.yaml"
-    script:
-        "../scripts/evaluate.py"
-
-
 rule autoattack:
     input:
         model="results/runs/{run_id}/model.pt",
         data=get_run_dataset,
     output:
         "results/runs/{run_id}/autoattack.json",
-    params:
-        spec=get_run_spec,
-        attack=get_autoattack_params,
-        device=COMPUTE.get("device", "auto"),
-    threads: COMPUTE.get("threads_per_job", 1)
-    resources:
-        gpu=COMPUTE.get("gpus_per_job", 1),
-        runtime=config["autoattack"].get("runtime", 120),
-        mem_mb=config["autoattack"].get("mem_mb", 8000),
     log:
         "logs/autoattack/{run_id}.log",
     benchmark:
         "benchmarks/autoattack/{run_id}.tsv"
     conda:
         "../../envs/advkd.yaml"
+    threads: COMPUTE["threads_per_job"]
+    resources:
+        gpu=COMPUTE["gpus_per_job"],
+        device=COMPUTE["device"],
+        runtime=get_autoattack_runtime,
+        mem_mb=REGISTRY.autoattack["mem_mb"],
+    params:
+        spec=get_run_spec,
+        attack=get_autoattack_params,
     script:
         "../scripts/autoattack.py"
+
+
+# PGD beside AutoAttack, its own job and file: turning it on or off reruns no AutoAttack.
+rule pgd:
+    input:
+        model="results/runs/{run_id}/model.pt",
+        data=get_run_dataset,
+    output:
+        "results/runs/{run_id}/pgd.json",
+    log:
+        "logs/pgd/{run_id}.log",
+    benchmark:
+        "benchmarks/pgd/{run_id}.tsv"
+    conda:
+        "../../envs/advkd.yaml"
+    threads: COMPUTE["threads_per_job"]
+    resources:
+        gpu=COMPUTE["gpus_per_job"],
+        device=COMPUTE["device"],
+        runtime=get_pgd_runtime,
+    params:
+        spec=get_run_spec,
+        attack=get_pgd_params,
+    script:
+        "../scripts/pgd.py"

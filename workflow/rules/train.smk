@@ -1,5 +1,6 @@
 # Runs without a teacher (baselines, teachers, pretrained selves) are built by `train`;
-# runs that learn from a teacher, real or virtual (Tf-KD-reg), by `distill`. Same script.
+# runs that learn from a teacher, real or virtual (Tf-KD-reg), by `distill`. Same script, which
+# also evaluates the run (metrics.json): a job of its own would pay torch's start-up for it again.
 
 
 rule train:
@@ -9,22 +10,23 @@ rule train:
         model="results/runs/{run_id}/model.pt",
         history="results/runs/{run_id}/history.json",
         gradients="results/runs/{run_id}/gradients.json",
-    params:
-        spec=get_run_spec,
-        device=COMPUTE.get("device", "auto"),
-    threads: COMPUTE.get("threads_per_job", 1)
-    resources:
-        gpu=COMPUTE.get("gpus_per_job", 1),
-        runtime=get_runtime,
-        mem_mb=get_mem_mb,
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(distilled=False),
+        metrics="results/runs/{run_id}/metrics.json",
     log:
         "logs/train/{run_id}.log",
     benchmark:
         "benchmarks/train/{run_id}.tsv"
+    wildcard_constraints:
+        run_id=REGISTRY.id_pattern(distilled=False),
     conda:
         "../../envs/advkd.yaml"
+    threads: COMPUTE["threads_per_job"]
+    resources:
+        gpu=COMPUTE["gpus_per_job"],
+        device=COMPUTE["device"],
+        runtime=get_training_runtime,
+        mem_mb=get_mem_mb,
+    params:
+        spec=get_run_spec,
     script:
         "../scripts/train.py"
 
@@ -33,9 +35,9 @@ use rule train as distill with:
     input:
         data=get_run_dataset,
         teacher=get_run_teacher,
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(distilled=True),
     log:
         "logs/distill/{run_id}.log",
     benchmark:
         "benchmarks/distill/{run_id}.tsv"
+    wildcard_constraints:
+        run_id=REGISTRY.id_pattern(distilled=True),

@@ -1,38 +1,20 @@
-"""Rule autoattack: AutoAttack accuracy of one run on the first n test points (with the per-attack
-breakdown), and PGD accuracy on the same points when `autoattack.pgd` is configured."""
+"""Rule autoattack: AutoAttack accuracy of one run on the first n test points, with the robust
+accuracy after each attack and each attack's seconds."""
 
 import json
 
-from advkd.data import load
-from advkd.devices import claim_device
-from advkd.evaluate import pgd_accuracy, run_autoattack
+from advkd.evaluate import run_autoattack
 from advkd.io import write_json
-from advkd.joblog import job_log
-from advkd.train import load_weights
+from advkd.joblog import evaluation_job
+from advkd.schema import complete
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_log(sm.log[0], sm.threads) as log, claim_device(sm.params.device) as device:
-    spec, attack = json.loads(sm.params.spec), json.loads(sm.params.attack)
-    data = load(sm.input.data)
-    model = load_weights(spec["model"], data, sm.input.model, device)
-    n = attack.get("n") or len(data.test_y)
+with evaluation_job(sm) as job:
+    attack = complete(json.loads(sm.params.attack), "autoattack")
+    n = attack["n"] or len(job.data.test_y)
+    settings = {key: attack[key] for key in ("eps", "norm", "version", "batch_size", "seed")}
     result = run_autoattack(
-        model,
-        data.test_x[:n],
-        data.test_y[:n],
-        eps=attack["eps"],
-        norm=attack.get("norm", "Linf"),
-        version=attack.get("version", "standard"),
-        attacks=attack.get("attacks"),
-        batch_size=attack.get("batch_size", 500),
-        seed=attack.get("seed", 0),
+        job.model, job.data.test_x[:n], job.data.test_y[:n], attacks=attack.get("attacks"), **settings
     )
-    pgd = attack.get("pgd")
-    if pgd:
-        result["pgd"] = {**pgd, "eps": attack["eps"]}
-        result["pgd"]["acc"] = pgd_accuracy(
-            model, data.test_x[:n], data.test_y[:n], eps=attack["eps"], step_size=pgd["step_size"],
-            steps=pgd["steps"], batch_size=attack.get("batch_size", 500), seed=attack.get("seed", 0),
-        )  # fmt: skip
-    log.info("run %s: clean %.4f robust %.4f", sm.wildcards.run_id, result["clean_acc"], result["robust_acc"])
+    job.log.info("run %s: clean %.4f robust %.4f", sm.wildcards.run_id, result["clean_acc"], result["robust_acc"])
     write_json(sm.output[0], result)

@@ -12,8 +12,16 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 
 
 def code_version() -> str:
+    """advkd's version and the commit of the workflow's own repository (asked in the folder of
+    this script, not where Snakemake works, which `--directory` may put in another repository)."""
     try:
-        described = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=sm.scriptdir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return f"advkd {advkd.__version__}, git {described.stdout.strip()}"
     except (OSError, subprocess.CalledProcessError):
         return f"advkd {advkd.__version__}"
@@ -31,7 +39,11 @@ def index_lines() -> list[str]:
     curve_names = {Path(png).name for png in sm.input.curves}
     for md in sorted(sm.input.tables):
         stem = Path(md).stem
-        lines += [Path(md).read_text(), f"Files: [{stem}.csv]({stem}.csv), [{stem}.md]({stem}.md), [{stem}.tex]({stem}.tex)", ""]
+        lines += [
+            Path(md).read_text(),
+            f"Files: [{stem}.csv]({stem}.csv), [{stem}.md]({stem}.md), [{stem}.tex]({stem}.tex)",
+            "",
+        ]
         if f"{stem}_curves.png" in curve_names:
             lines += [f"![Training curves, {stem}]({stem}_curves.png)", ""]
     for png in sm.input.figures:
@@ -40,6 +52,5 @@ def index_lines() -> list[str]:
     return lines
 
 
-with job_log(sm.log[0]):
-    with atomic_path(sm.output[0]) as tmp:
-        tmp.write_text("\n".join(index_lines()))
+with job_log(sm.log[0]), atomic_path(sm.output[0]) as tmp:
+    tmp.write_text("\n".join(index_lines()))

@@ -11,11 +11,12 @@ with job_log(sm.log[0]):
     definition = json.loads(sm.params.definition)
     run_names = json.loads(sm.params.run_names)  # one name per metrics file, in input order
     metrics: dict[str, list[dict]] = {}
-    attacks = iter(sm.input.autoattack)
+    evaluations = {"autoattack": iter(sm.input.autoattack), "pgd": iter(sm.input.pgd)}
     for name, path in zip(run_names, sm.input.metrics):
         seed_metrics = {"eval": read_json(path)}
-        if sm.input.autoattack:
-            seed_metrics["autoattack"] = read_json(next(attacks))
+        for kind, files in evaluations.items():
+            if getattr(sm.input, kind):
+                seed_metrics[kind] = read_json(next(files))
         metrics.setdefault(name, []).append(seed_metrics)
     frame = tables.build(definition, metrics)
     for path, text in (

@@ -1,16 +1,18 @@
-"""Rules train and distill: train one run (with its teacher, if any) and write its artifacts."""
+"""Rules train and distill: train one run (with its teacher, if any), evaluate it, and write its
+artifacts; evaluating here spares a second process its start-up (torch, the device, the data)."""
 
 import json
 from pathlib import Path
 
 from advkd.data import load
 from advkd.devices import claim_device
+from advkd.evaluate import run_metrics
 from advkd.io import save_torch, write_json
 from advkd.joblog import job_log
 from advkd.train import fit, load_weights
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_log(sm.log[0], sm.threads), claim_device(sm.params.device) as device:
+with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as device:
     spec = json.loads(sm.params.spec)
     data = load(sm.input.data)
     teacher = None
@@ -18,7 +20,12 @@ with job_log(sm.log[0], sm.threads), claim_device(sm.params.device) as device:
         teacher = load_weights(spec["teacher"]["model"], data, sm.input.teacher, device)
     checkpoint = Path(sm.output.model).with_name("checkpoint.pt")
     result = fit(spec, data, sm.wildcards.run_id, checkpoint, teacher=teacher, device=device)
+    metrics = run_metrics(result.model, data, spec, result.history)
+    for flag in metrics["flags"]:
+        log.warning("run %s: COLLAPSED? %s", sm.wildcards.run_id, flag)
+    log.info("run %s: %s", sm.wildcards.run_id, metrics)
     write_json(sm.output.history, result.history)
     write_json(sm.output.gradients, result.gradients)
+    write_json(sm.output.metrics, metrics)
     save_torch(result.model.state_dict(), sm.output.model)
     checkpoint.unlink(missing_ok=True)  # the run is complete: its weights are the artifact now

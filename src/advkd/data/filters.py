@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import torch
 
 
-def class_mask(labels: torch.Tensor, keep: Sequence[int] | None = None, drop: Sequence[int] | None = None) -> torch.Tensor:
+def class_mask(
+    labels: torch.Tensor, keep: Sequence[int] | None = None, drop: Sequence[int] | None = None
+) -> torch.Tensor:
     """Boolean mask of the examples whose label is in `keep` (if given) and not in `drop`."""
     mask = torch.ones_like(labels, dtype=torch.bool)
     if keep is not None:

@@ -96,7 +96,9 @@ def load(path: str | Path) -> PreparedDataset:
     except Exception as err:  # truncated zip, bad pickle opcode, ...
         raise CorruptDatasetError(f"{path}: unreadable dataset file ({type(err).__name__}: {err})") from err
     if not isinstance(blob, dict) or blob.get("format") not in READABLE_FORMATS:
-        raise CorruptDatasetError(f"{path}: not an advkd dataset file (formats {READABLE_FORMATS}); delete it and rerun")
+        raise CorruptDatasetError(
+            f"{path}: not an advkd dataset file (formats {READABLE_FORMATS}); delete it and rerun"
+        )
     try:
         data = PreparedDataset(*(blob[k] for k in ("train_x", "train_y", "test_x", "test_y", "classes", "mean", "std")))
     except KeyError as err:
@@ -119,7 +121,9 @@ def validate(data: PreparedDataset, where: str) -> None:
         elif len(y) and (int(y.min()) < 0 or int(y.max()) >= len(data.classes)):
             problems.append(f"{split} labels fall outside 0..{len(data.classes) - 1}")
     if data.train_x.shape[1:] != data.test_x.shape[1:]:
-        problems.append(f"train and test images differ in shape: {tuple(data.train_x.shape[1:])} vs {tuple(data.test_x.shape[1:])}")
+        problems.append(
+            f"train and test images differ in shape: {tuple(data.train_x.shape[1:])} vs {tuple(data.test_x.shape[1:])}"
+        )
     channels = data.train_x.shape[1] if data.train_x.dim() == 4 else -1
     if len(data.mean) != channels or len(data.std) != channels:
         problems.append("mean/std need one value per channel")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..schema import complete
 from .idx import read_idx
 
 
@@ -34,9 +35,19 @@ DIGITS_SPLIT_SEED = 0
 
 MNIST_CLASSES = [str(d) for d in range(10)]
 FASHION_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+IDX_CLASSES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES}  # an idx_dir's `name`
 
 IDX_FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -135,7 +146,9 @@ def damaged_files(cls, root: str | Path) -> list[str]:
 
     if hasattr(cls, "train_list"):
         folder = Path(root) / cls.base_folder
-        listed = [(Path(root) / cls.filename, cls.tgz_md5)] + [(folder / f, md5) for f, md5 in cls.train_list + cls.test_list]
+        listed = [(Path(root) / cls.filename, cls.tgz_md5)] + [
+            (folder / f, md5) for f, md5 in cls.train_list + cls.test_list
+        ]
     else:
         folder = Path(root) / cls.__name__ / "raw"
         listed = [(folder / Path(url).name, md5) for url, md5 in cls.resources]
@@ -144,11 +157,12 @@ def damaged_files(cls, root: str | Path) -> list[str]:
 
 def load_source(spec: dict, root: str | Path) -> RawSplits:
     """Dispatch on `spec["source"]`: digits | idx_dir (needs `path`) | torchvision (needs `name`)."""
+    spec = complete(spec, "dataset")
     source = spec["source"]
     if source == "digits":
         return load_digits()
     if source == "idx_dir":
-        return load_idx_dir(spec["path"], spec.get("classes"))
+        return load_idx_dir(spec["path"], spec.get("classes") or IDX_CLASSES.get(spec.get("name")))
     if source == "torchvision":
-        return load_torchvision(spec["name"], root, download=spec.get("download", True))
+        return load_torchvision(spec["name"], root, download=spec["download"])
     raise ValueError(f"unknown dataset source {source!r}; allowed: digits, idx_dir, torchvision")

@@ -55,10 +55,20 @@ def run_autoattack(
     )
     sequence = list(adversary.attacks_to_run)
     with torch.no_grad():
-        robust = torch.cat([model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size] for i in range(0, len(y), batch_size)])
+        robust = torch.cat(
+            [model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size] for i in range(0, len(y), batch_size)]
+        )
     n = len(y)
-    result = {"n": n, "eps": eps, "norm": norm, "version": version, "attacks": sequence,
-              "clean_acc": robust.float().mean().item(), "after": {}, "attack_seconds": {}}  # fmt: skip
+    result = {
+        "n": n,
+        "eps": eps,
+        "norm": norm,
+        "version": version,
+        "attacks": sequence,
+        "clean_acc": robust.float().mean().item(),
+        "after": {},
+        "attack_seconds": {},
+    }
     started = time.time()
     for attack in sequence:
         attack_started = time.time()
@@ -67,7 +77,12 @@ def run_autoattack(
             adversary.attacks_to_run = [attack]
             x_adv, batch_size = _run_fitting(adversary, x[idx], y[idx], batch_size)
             with torch.no_grad():
-                still = torch.cat([model(x_adv[i : i + batch_size]).argmax(1) == y[idx][i : i + batch_size] for i in range(0, len(idx), batch_size)])
+                still = torch.cat(
+                    [
+                        model(x_adv[i : i + batch_size]).argmax(1) == y[idx][i : i + batch_size]
+                        for i in range(0, len(idx), batch_size)
+                    ]
+                )
             robust[idx] = still
         result["after"][attack] = robust.float().mean().item()
         result["attack_seconds"][attack] = round(time.time() - attack_started, 3)  # what a cost model is fitted to
@@ -76,6 +91,22 @@ def run_autoattack(
     result["batch_size"] = batch_size
     result["seconds"] = time.time() - started
     return result
+
+
+class Unfoolable(nn.Module):
+    """`model`'s logits, scaled down, plus a fixed margin for class 0: every gradient still flows
+    through the whole network, but no attack can change the prediction, so each spends its whole
+    budget on every point. AutoAttack's worst case, which the cost model is fitted to (the GPU
+    check and `advkd.plan`'s probe time it)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = 1e-3 * self.model(x)
+        margin = torch.nn.functional.one_hot(torch.zeros_like(logits[:, 0], dtype=torch.long), logits.shape[1])
+        return logits + 100.0 * margin
 
 
 def _run_fitting(adversary, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, int]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ..schema import complete
 from .exits import Exits, MultiExitResNet
 from .mlp import MLP
 from .normalize import Normalize
@@ -26,15 +27,18 @@ def build_model(
     std: Sequence[float],
 ) -> nn.Module:
     """Build `spec["arch"]` for inputs of shape (C, H, W) with the dataset's channel statistics."""
+    spec = complete(spec, "model")
     arch = spec["arch"]
     if arch == "mlp":
-        return MLP(in_shape, num_classes, spec.get("hidden", [1200, 1200]), mean, std, spec.get("dropout", 0.0))
+        return MLP(in_shape, num_classes, spec["hidden"], mean, std, spec["dropout"])
     if arch in ARCHITECTURES:
         if min(in_shape[1:]) < MIN_RESNET_SIZE:
-            raise ValueError(f"{arch} needs inputs of at least {MIN_RESNET_SIZE}x{MIN_RESNET_SIZE} pixels, got {tuple(in_shape)}")
+            raise ValueError(
+                f"{arch} needs inputs of at least {MIN_RESNET_SIZE}x{MIN_RESNET_SIZE} pixels, got {tuple(in_shape)}"
+            )
         block, depths = ARCHITECTURES[arch]
-        network = MultiExitResNet if spec.get("exits", False) else ResNet
-        return network(block, depths, num_classes, in_shape[0], mean, std, spec.get("width", 1.0))
+        network = MultiExitResNet if spec["exits"] else ResNet
+        return network(block, depths, num_classes, in_shape[0], mean, std, spec["width"])
     raise ValueError(f"unknown model {arch!r}; allowed: {', '.join(MODEL_NAMES)}")
 
 

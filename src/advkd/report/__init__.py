@@ -1,1 +1,1 @@
-"""Reports: paper tables (CSV, Markdown, LaTeX) and the Figure 1 gradient heatmap."""
+"""Reports: paper tables (CSV, Markdown, LaTeX), training curves and the Figure 1 gradient heatmap."""

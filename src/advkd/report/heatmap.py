@@ -38,7 +38,9 @@ def average_gradients(runs: Sequence[dict], epochs: Sequence[int] | None = None)
     return names, [statistics.fmean(v) for v in zip(*per_seed)]
 
 
-def plot(labels: Sequence[str], names: Sequence[str], values: np.ndarray, out_paths: Sequence[str | Path], title: str = "") -> None:
+def plot(
+    labels: Sequence[str], names: Sequence[str], values: np.ndarray, out_paths: Sequence[str | Path], title: str = ""
+) -> None:
     """Heatmap with a shared logarithmic colour scale; stages separated and named above."""
     import matplotlib
 

@@ -23,7 +23,7 @@ METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
     "apgd_t": ("after APGD-T (%)", lambda m: _after(m, "apgd-t"), True),
     "fab_t": ("after FAB-T (%)", lambda m: _after(m, "fab-t"), True),
     "square": ("after Square (%)", lambda m: _after(m, "square"), True),
-    "pgd": ("PGD acc. (%)", lambda m: 100 * m["autoattack"].get("pgd", {}).get("acc", math.nan), True),
+    "pgd": ("PGD acc. (%)", lambda m: 100 * m["pgd"]["acc"], True),
     # BYOT: the shallower exits and the ensemble of all exits ("accuracy" is the deepest exit).
     "exit1": ("Exit 1/4 (%)", lambda m: _exit(m, 0), True),
     "exit2": ("Exit 2/4 (%)", lambda m: _exit(m, 1), True),
@@ -33,6 +33,10 @@ METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
     "weights": ("Weights", lambda m: m["eval"]["weights"], False),
     "macs": ("FLOPs (multiply-adds)", lambda m: m["eval"]["macs"], False),
 }
+
+
+# Marks a row whose run collapsed (advkd.evaluate.health); the Markdown says why under the table.
+FLAG_MARK = "(collapsed?)"
 
 
 def _after(metrics: dict, attack: str) -> float:
@@ -70,7 +74,8 @@ def build(definition: dict, metrics: dict[str, list[dict]]) -> pd.DataFrame:
     """
     records = []
     for row in definition["rows"]:
-        record = {"row": row["label"], "run": row["run"]}
+        flags = [f"seed {i}: {flag}" for i, m in enumerate(metrics[row["run"]]) for flag in m["eval"].get("flags", [])]
+        record = {"row": row["label"], "run": row["run"], "flags": "; ".join(flags)}
         for metric in definition["columns"]:
             _, read, _ = METRICS[metric]
             mean, std, n = summarize([read(m) for m in metrics[row["run"]]])
@@ -104,21 +109,37 @@ def _fmt(mean: float, std: float | None, n: int | None, percent: bool, pm: str) 
 
 def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataFrame:
     """Human-readable cells: 'ours', and where the paper has values, 'paper' and 'Δ', per metric."""
-    out = pd.DataFrame({"Method": frame["row"]})
+    out = pd.DataFrame({"Method": [f"{r['row']} {FLAG_MARK}" if r["flags"] else r["row"] for _, r in frame.iterrows()]})
     for metric in definition["columns"]:
         header, _, percent = METRICS[metric]
         out[f"{header} ours"] = [
-            _fmt(r[f"{metric}_mean"], r[f"{metric}_std"] if percent else None, r[f"{metric}_n"] if percent else None, percent, pm)
+            _fmt(
+                r[f"{metric}_mean"],
+                r[f"{metric}_std"] if percent else None,
+                r[f"{metric}_n"] if percent else None,
+                percent,
+                pm,
+            )
             for _, r in frame.iterrows()
         ]
         if frame[f"{metric}_paper"].isna().all():
             continue  # no paper value in this column: no 'paper' and 'Δ' columns of dashes
         out[f"{header} paper"] = [
-            "–" if pd.isna(r[f"{metric}_paper"]) else _fmt(r[f"{metric}_paper"], None if pd.isna(r[f"{metric}_paper_std"]) else r[f"{metric}_paper_std"], None, percent, pm)
+            "–"
+            if pd.isna(r[f"{metric}_paper"])
+            else _fmt(
+                r[f"{metric}_paper"],
+                None if pd.isna(r[f"{metric}_paper_std"]) else r[f"{metric}_paper_std"],
+                None,
+                percent,
+                pm,
+            )
             for _, r in frame.iterrows()
         ]
         out[f"{header} Δ"] = [
-            "–" if pd.isna(r[f"{metric}_diff"]) else (f"{r[f'{metric}_diff']:+.2f}" if percent else f"{int(r[f'{metric}_diff']):+,}")
+            "–"
+            if pd.isna(r[f"{metric}_diff"])
+            else (f"{r[f'{metric}_diff']:+.2f}" if percent else f"{int(r[f'{metric}_diff']):+,}")
             for _, r in frame.iterrows()
         ]
     return out
@@ -126,7 +147,8 @@ def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataF
 
 def to_markdown(frame: pd.DataFrame, definition: dict) -> str:
     title = definition.get("title", "")
-    return f"### {title}\n\n{formatted(frame, definition).to_markdown(index=False, disable_numparse=True)}\n"
+    notes = "".join(f"\n{FLAG_MARK} {r['row']}: {r['flags']}\n" for _, r in frame.iterrows() if r["flags"])
+    return f"### {title}\n\n{formatted(frame, definition).to_markdown(index=False, disable_numparse=True)}\n{notes}"
 
 
 def to_latex(frame: pd.DataFrame, definition: dict) -> str:

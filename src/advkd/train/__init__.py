@@ -1,9 +1,9 @@
-"""Training: the method registry, optimiser and schedules, gradient statistics, the loop."""
+"""Training: each method's step loss, optimiser and schedules, gradient statistics, the loop."""
 
+from ..methods import METHODS, get_method
 from .checkpoint import CheckpointMismatchError
 from .loop import NonFiniteLossError, Preempted, Runtime, TrainResult, build_for_data, fit, load_weights
-from .methods import METHODS, get_method
-from .schedule import SCHEDULES, build_optimizer, learning_rate
+from .schedule import SCHEDULES, build_optimizer, complete_schedule, learning_rate
 
 __all__ = [
     "METHODS",
@@ -15,6 +15,7 @@ __all__ = [
     "TrainResult",
     "build_for_data",
     "build_optimizer",
+    "complete_schedule",
     "fit",
     "get_method",
     "learning_rate",

@@ -1,11 +1,12 @@
-"""One training loop for every method: ce, kd, tfkd_reg, byot and their adversarial forms.
+"""One training loop for every method of `advkd.methods`.
 
 The hot loop keeps everything on the device: batches come from `DeviceBatches`, losses and
-accuracy are summed into device tensors, and the host only synchronises every `log_every` steps
-(to check for a non-finite loss and update the progress bar) and once at the end of an epoch.
-A checkpoint is written after every epoch, and mid-epoch when SIGTERM arrives (the epoch's batch
-order, generator state and partial sums included); calling `fit` again with the same run id
-resumes from it and, on CPU, ends with bitwise the same weights as an uninterrupted run.
+accuracy are summed into device tensors (`EpochTotals`), and the host only synchronises every
+`log_every` steps (to check for a non-finite loss and update the progress bar) and once at the
+end of an epoch. A checkpoint is written after every epoch, and mid-epoch when SIGTERM arrives
+(the epoch's batch order, generator state and partial sums included); calling `fit` again with
+the same run id resumes from it and, on CPU, ends with bitwise the same weights as an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, epoch_generator, select
 from ..devices import autocast
 from ..evaluate.accuracy import accuracy_and_loss
+from ..evaluate.health import collapse_flags
 from ..experiments import ConfigError
 from ..io import load_torch
+from ..methods import Method, get_method
 from ..models import build_model
 from ..models.folding import FoldedTwin
+from ..schema import complete, complete_spec
 from .checkpoint import load_checkpoint, save_checkpoint
 from .gradstats import GradientStats
-from .methods import Method, get_method
+from .objectives import Outputs, loss_function
 from .schedule import build_optimizer, learning_rate
 
 log = logging.getLogger(__name__)
@@ -64,22 +68,32 @@ class Runtime:
     def autocast(self):
         return autocast(self.device, self.autocast_dtype)
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
     @classmethod
     def for_recipe(cls, recipe: dict, device: str | torch.device | None = None) -> Runtime:
+        """`precision` and `channels_last` default ("auto") to what pays on the device: bf16
+        autocast and channels_last on CUDA only. An explicit value holds on any device, so the
+        CPU can run the GPU's path (the tests do)."""
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        precision = recipe.get("precision", "auto")
         on_cuda = device.type == "cuda"
+        recipe = complete(recipe, "recipe")
+        precision, channels_last = recipe["precision"], recipe["channels_last"]
         use_bf16 = precision == "bf16" or (precision == "auto" and on_cuda)
-        # Both choices default to what pays on the device (bf16 and channels_last on CUDA only);
-        # a recipe's explicit value holds on any device, so the CPU can run the GPU's path.
-        return cls(device, torch.bfloat16 if use_bf16 else None, recipe.get("channels_last", on_cuda))
+        return cls(
+            device, torch.bfloat16 if use_bf16 else None, on_cuda if channels_last == "auto" else bool(channels_last)
+        )
 
 
 def build_for_data(model_spec: dict, data: PreparedDataset) -> nn.Module:
     return build_model(model_spec, data.image_shape, data.num_classes, data.mean, data.std)
 
 
-def load_weights(model_spec: dict, data: PreparedDataset, path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
+def load_weights(
+    model_spec: dict, data: PreparedDataset, path: str | Path, device: torch.device | str = "cpu"
+) -> nn.Module:
     """A model of `model_spec` with weights read (weights_only) from `path`, in eval mode."""
     model = build_for_data(model_spec, data)
     model.load_state_dict(load_torch(path))
@@ -87,48 +101,236 @@ def load_weights(model_spec: dict, data: PreparedDataset, path: str | Path, devi
 
 
 class _StepRunner:
-    """Computes one training loss: attack (if adversarial), teacher logits, student logits."""
+    """Computes one training loss: attack (if adversarial), teacher logits, student output, loss."""
 
     def __init__(self, model: nn.Module, teacher: nn.Module | None, method: Method, spec: dict, runtime: Runtime):
         self.model, self.teacher, self.method, self.rt = model, teacher, method, runtime
         # torch.compile (recipe `compile: true`) for the student's training forward; off by default
         # because compiling costs minutes and did not pay off for short runs on CPU.
         forward = model.exits if method.exits else model  # a multi-exit method sees every exit
-        self.forward = torch.compile(forward) if spec["recipe"].get("compile", False) else forward
-        self.params = {k: v for k, v in spec["method"].items() if k not in ("name", "teacher_input")}
-        self.teacher_input = spec["method"].get("teacher_input", "clean")
-        self.attack = spec["recipe"].get("attack", {})
+        self.forward = torch.compile(forward) if spec["recipe"]["compile"] else forward
+        self.loss = loss_function(method)
+        self.options = method.loss_options(spec["method"])
+        self.teacher_sees_adversarial = spec["method"].get("teacher_input") == "adversarial"
+        self.attack = spec["recipe"].get("attack")
         # An eval-mode attack runs on a twin with the batch norms folded away (same function, less work).
-        folded = FoldedTwin(model) if method.adversarial and self.attack.get("model_mode", "eval") == "eval" else None
+        eval_attack = method.adversarial and self.attack["model_mode"] == "eval"
+        folded = FoldedTwin(model) if eval_attack else None
         self.folded = folded if folded is not None and folded.folds else None
 
     def _adversarial(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         target = self.model
         if self.folded is not None:
             target = self.folded.sync()
-        elif self.attack.get("model_mode", "eval") == "eval":
+        elif self.attack["model_mode"] == "eval":
             self.model.eval()
         x_adv = pgd_linf(
-            target, x, y,
-            eps=self.attack["eps"], step_size=self.attack["step_size"], steps=self.attack["steps"],
-            random_start=self.attack.get("random_start", True), generator=generator,
+            target,
+            x,
+            y,
+            eps=self.attack["eps"],
+            step_size=self.attack["step_size"],
+            steps=self.attack["steps"],
+            random_start=self.attack["random_start"],
+            generator=generator,
             autocast_dtype=self.rt.autocast_dtype,
-        )  # fmt: skip
+        )
         self.model.train()
         return x_adv
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the loss, the logits that accuracy counts: the deepest exit's for a multi-exit method)."""
         x_student = self._adversarial(x, y, generator) if self.method.adversarial else x
         z_t = None
         if self.teacher is not None:
-            x_teacher = x if self.teacher_input == "clean" else x_student
             with torch.inference_mode(), self.rt.autocast():
-                z_t = self.teacher(x_teacher).float()
+                z_t = self.teacher(x_student if self.teacher_sees_adversarial else x).float()
             z_t = z_t.clone()  # an ordinary tensor, usable by autograd outside inference mode
         with self.rt.autocast():
             out = self.forward(x_student)
-        final = out.logits[-1] if self.method.exits else out  # the deepest exit is what accuracy counts
-        return self.method.loss(out, z_t, y, self.params), final
+        final = out.logits[-1] if self.method.exits else out
+        return self.loss(Outputs(out, z_t, y), **self.options), final
+
+
+@dataclass
+class EpochTotals:
+    """An epoch's running sums, kept on the device so that adding to them never waits for it;
+    saved whole in a mid-epoch checkpoint."""
+
+    loss_sum: torch.Tensor
+    correct: torch.Tensor
+    first_bad: torch.Tensor  # the first step whose loss was not finite, or -1
+    seen: int = 0
+    steps: int = 0  # steps done this epoch
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> EpochTotals:
+        return cls(
+            torch.zeros((), device=device),
+            torch.zeros((), device=device, dtype=torch.long),
+            torch.full((), -1, device=device, dtype=torch.long),
+        )
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(loss), self.steps, self.first_bad)
+        self.loss_sum += loss * len(y)
+        self.correct += (logits.argmax(1) == y).sum()
+        self.seen += len(y)
+        self.steps += 1
+
+    def raise_if_bad(self, run_id: str, epoch: int) -> None:
+        bad_step = int(self.first_bad.item())
+        if bad_step >= 0:
+            raise NonFiniteLossError(f"run {run_id}: loss is NaN or infinite at epoch {epoch + 1}, step {bad_step + 1}")
+
+    def state(self) -> dict:
+        return {"step": self.steps, "loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen}
+
+    @classmethod
+    def from_state(cls, state: dict, device: torch.device) -> EpochTotals:
+        totals = cls.zeros(device)
+        totals.loss_sum.copy_(state["loss_sum"])
+        totals.correct.copy_(state["correct"])
+        totals.seen, totals.steps = state["seen"], state["step"]
+        return totals
+
+
+class _Training:
+    """One run's model, optimiser, data and history, from a fresh start or its checkpoint."""
+
+    def __init__(self, spec: dict, data: PreparedDataset, run_id: str, checkpoint_path, teacher, device):
+        self.spec, self.recipe, self.run_id, self.checkpoint_path = spec, spec["recipe"], run_id, checkpoint_path
+        self.method = get_method(spec["method"]["name"])
+        self.rt = Runtime.for_recipe(self.recipe, device)
+        torch.manual_seed(spec["seed"])
+        self.model = build_for_data(spec["model"], data).to(self.rt.device, memory_format=self.rt.memory_format)
+        self.optimizer = build_optimizer(self.model, self.recipe["optimizer"])
+        if teacher is not None:
+            teacher = teacher.to(self.rt.device, memory_format=self.rt.memory_format).eval()
+        flt = spec["data"]
+        train_x, train_y = select(
+            data.train_x, data.train_y, flt.get("keep_classes"), flt.get("drop_classes"), flt.get("limit")
+        )
+        augment = self.recipe["augment"]
+        self.batches = DeviceBatches(
+            train_x,
+            train_y,
+            self.recipe["batch_size"],
+            self.rt.device,
+            crop_padding=augment["crop_padding"],
+            flip=augment["flip"],
+            channels_last=self.rt.channels_last,
+        )
+        self.test_x, self.test_y = data.test_x.to(self.rt.device), data.test_y.to(self.rt.device)
+        self.grads = GradientStats(self.model)
+        self.step_loss = _StepRunner(self.model, teacher, self.method, spec, self.rt)
+        self.history: list[dict] = []
+        self.grad_epochs: list[list[float]] = []
+        self.start_epoch, self.partial = 0, None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.batches)
+
+    def restore(self) -> None:
+        """Continue from the run's checkpoint, if it has one (a SIGTERM's mid-epoch one included)."""
+        state = load_checkpoint(self.checkpoint_path, self.run_id, self.rt.device)
+        if state is None:
+            return
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["cpu_rng"].cpu())
+        if self.rt.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.rt.device)
+        self.history, self.grad_epochs, self.start_epoch = state["history"], state["gradients"], state["epoch"]
+        self.partial = state["partial"]
+        where = f"epoch {self.start_epoch + 1}" + (f", step {self.partial['step'] + 1}" if self.partial else "")
+        log.info("run %s: resuming at %s of %d epochs", self.run_id, where, self.recipe["epochs"])
+
+    def save(self, epochs_done: int, partial: dict | None = None) -> None:
+        cuda = self.rt.device.type == "cuda"
+        save_checkpoint(
+            self.checkpoint_path,
+            self.run_id,
+            {
+                "epoch": epochs_done,
+                "partial": partial,
+                "history": self.history,
+                "gradients": self.grad_epochs,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "cpu_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(self.rt.device) if cuda else None,
+            },
+        )
+
+    def run_epoch(self, epoch: int, preempted: _SigtermFlag, bar: tqdm) -> tuple[EpochTotals, float]:
+        """Train one epoch (from where an interrupted one stopped); its totals and last rate."""
+        self.model.train()
+        generator = epoch_generator(self.spec["seed"], epoch, self.rt.device)
+        order = self.batches.order(generator)
+        totals = EpochTotals.zeros(self.rt.device)
+        if self.partial is not None:  # continue the interrupted epoch exactly where it stopped
+            generator.set_state(self.partial["generator"])
+            totals = EpochTotals.from_state(self.partial, self.rt.device)
+            self.grads.load_state(self.partial["grad_sums"])
+            self.partial = None
+        steps, lr = self.steps_per_epoch, float("nan")
+        for step, (x, y) in enumerate(self.batches.iterate(generator, order, totals.steps), start=totals.steps):
+            lr = learning_rate(
+                self.recipe["optimizer"]["lr"], self.recipe["schedule"], epoch, step, steps, self.recipe["epochs"]
+            )
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss, logits = self.step_loss(x, y, generator)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.grads.accumulate()
+            self.optimizer.step()
+            totals.add(loss.detach(), logits.detach(), y)
+            if (step + 1) % self.recipe["log_every"] == 0 or step + 1 == steps:
+                totals.raise_if_bad(self.run_id, epoch)
+                if preempted.received and step + 1 < steps:
+                    self.save(
+                        epoch, {**totals.state(), "generator": generator.get_state(), "grad_sums": self.grads.state()}
+                    )
+                    raise Preempted(
+                        f"run {self.run_id}: SIGTERM received; checkpoint saved at epoch {epoch + 1}, "
+                        f"step {step + 1}, where a re-run resumes"
+                    )
+                bar.update((step + 1) - (bar.n - epoch * steps))
+                bar.set_postfix(loss=f"{totals.loss_sum.item() / totals.seen:.4f}", lr=f"{lr:.4g}", refresh=False)
+        return totals, lr
+
+    def end_epoch(self, epoch: int, totals: EpochTotals, lr: float, started: float) -> None:
+        """Test accuracy and loss, the history row, the epoch's gradient statistics, a checkpoint."""
+        test_acc, test_loss = accuracy_and_loss(
+            self.model, self.test_x, self.test_y, autocast_dtype=self.rt.autocast_dtype
+        )
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": totals.loss_sum.item() / totals.seen,
+            "train_acc": totals.correct.item() / totals.seen,
+            "test_acc": test_acc,
+            "test_loss": test_loss,
+            "seconds": round(time.time() - started, 3),
+        }
+        self.history.append(row)
+        self.grad_epochs.append(self.grads.pop_epoch())
+        log.info(
+            "run %s epoch %d/%d: loss %.4f train acc %.4f test acc %.4f (%.1f s)",
+            self.run_id,
+            epoch + 1,
+            self.recipe["epochs"],
+            row["train_loss"],
+            row["train_acc"],
+            test_acc,
+            row["seconds"],
+        )
+        self.save(epoch + 1)
 
 
 def fit(
@@ -141,142 +343,54 @@ def fit(
     progress: bool = True,
 ) -> TrainResult:
     """Train the run described by `spec` (see README "Run specs") on `data`, resuming if possible."""
-    recipe = spec["recipe"]
-    method = get_method(spec["method"]["name"])
-    if method.needs_teacher != (teacher is not None):
-        need = "needs a teacher" if method.needs_teacher else "takes no teacher"
-        raise ValueError(f"run {run_id}: method {spec['method']['name']!r} {need}")
-    if method.exits != bool(spec["model"].get("exits", False)):
-        raise ValueError(f"run {run_id}: method {spec['method']['name']!r} and model exits {spec['model'].get('exits', False)} do not go together")
-    rt = Runtime.for_recipe(recipe, device)
-    memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
-
-    torch.manual_seed(spec["seed"])
-    model = build_for_data(spec["model"], data).to(rt.device, memory_format=memory_format)
-    optimizer = build_optimizer(model, recipe["optimizer"])
-    if teacher is not None:
-        teacher = teacher.to(rt.device, memory_format=memory_format).eval()
-
-    flt = spec.get("data", {})
-    for key in ("keep_classes", "drop_classes"):
-        missing = [c for c in flt.get(key, []) if not 0 <= c < data.num_classes]
-        if missing:
-            raise ConfigError(f"run {run_id}: data.{key} names class {missing[0]}; the dataset has classes 0..{data.num_classes - 1}")
-    train_x, train_y = select(data.train_x, data.train_y, flt.get("keep_classes"), flt.get("drop_classes"), flt.get("limit"))
-    augment = recipe.get("augment", {})
-    batches = DeviceBatches(
-        train_x, train_y, recipe["batch_size"], rt.device,
-        crop_padding=augment.get("crop_padding", 0), flip=augment.get("flip", False), channels_last=rt.channels_last,
-    )  # fmt: skip
-    test_x, test_y = data.test_x.to(rt.device), data.test_y.to(rt.device)
-    grads = GradientStats(model)
-    step_loss = _StepRunner(model, teacher, method, spec, rt)
-
-    history: list[dict] = []
-    grad_epochs: list[list[float]] = []
-    start_epoch, partial = 0, None
-    state = load_checkpoint(checkpoint_path, run_id, rt.device)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["cpu_rng"].cpu())
-        if rt.device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), rt.device)
-        history, grad_epochs, start_epoch = state["history"], state["gradients"], state["epoch"]
-        partial = state.get("partial")  # set when SIGTERM stopped the run inside an epoch
-        where = f"epoch {start_epoch + 1}, step {partial['step'] + 1}" if partial else f"epoch {start_epoch + 1}"
-        log.info("run %s: resuming at %s of %d epochs", run_id, where, recipe["epochs"])
-
-    def save(epochs_done: int, partial: dict | None = None) -> None:
-        save_checkpoint(
-            checkpoint_path,
-            run_id,
-            {
-                "epoch": epochs_done,
-                "partial": partial,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "cpu_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(rt.device) if rt.device.type == "cuda" else None,
-                "history": history,
-                "gradients": grad_epochs,
-            },
-        )
-
-    epochs, steps_per_epoch = recipe["epochs"], len(batches)
-    log_every = max(1, recipe.get("log_every", 50))
-    preempted = _SigtermFlag()
+    spec = complete_spec(spec)
+    _check(spec, data, run_id, teacher)
+    run = _Training(spec, data, run_id, checkpoint_path, teacher, device)
+    run.restore()
+    epochs, steps = spec["recipe"]["epochs"], run.steps_per_epoch
+    done = run.start_epoch * steps + (run.partial["step"] if run.partial else 0)
+    tty = sys.stderr.isatty()
     bar = tqdm(
-        total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch + (partial["step"] if partial else 0),
-        desc=run_id, disable=not progress, file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0,
-        ascii=not sys.stderr.isatty(), dynamic_ncols=True,
-    )  # fmt: skip
-    with preempted, bar:
-        for epoch in range(start_epoch, epochs):
+        total=epochs * steps,
+        initial=done,
+        desc=run_id,
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=1.0 if tty else 30.0,
+        ascii=not tty,
+        dynamic_ncols=True,
+    )
+    with _SigtermFlag() as preempted, bar:
+        for epoch in range(run.start_epoch, epochs):
             started = time.time()
-            model.train()
-            generator = epoch_generator(spec["seed"], epoch, rt.device)
-            order = batches.order(generator)
-            loss_sum = torch.zeros((), device=rt.device)
-            correct = torch.zeros((), device=rt.device, dtype=torch.long)
-            first_bad = torch.full((), -1, device=rt.device, dtype=torch.long)
-            seen, first_step = 0, 0
-            if partial is not None:  # continue the interrupted epoch exactly where it stopped
-                generator.set_state(partial["generator"])
-                loss_sum.copy_(partial["loss_sum"])
-                correct.copy_(partial["correct"])
-                seen, first_step = partial["seen"], partial["step"]
-                grads.load_state(partial["grad_sums"])
-                partial = None
-            for step, (x, y) in enumerate(batches.iterate(generator, order, first_step), start=first_step):
-                lr = learning_rate(recipe["optimizer"]["lr"], recipe.get("schedule", {}), epoch, step, steps_per_epoch, epochs)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss, z_s = step_loss(x, y, generator)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grads.accumulate()
-                optimizer.step()
-                detached = loss.detach()
-                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), step, first_bad)
-                loss_sum += detached * len(y)
-                correct += (z_s.detach().argmax(1) == y).sum()
-                seen += len(y)
-                if (step + 1) % log_every == 0 or step + 1 == steps_per_epoch:
-                    _raise_if_bad(first_bad, run_id, epoch)
-                    if preempted.received and step + 1 < steps_per_epoch:
-                        done = {"step": step + 1, "generator": generator.get_state(), "loss_sum": loss_sum,
-                                "correct": correct, "seen": seen, "grad_sums": grads.state()}  # fmt: skip
-                        save(epoch, done)
-                        raise Preempted(f"run {run_id}: SIGTERM received; checkpoint saved at epoch {epoch + 1}, step {step + 1}, where a re-run resumes")
-                    bar.update((step + 1) - (bar.n - epoch * steps_per_epoch))
-                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", lr=f"{lr:.4g}", refresh=False)
-            test_acc, test_loss = accuracy_and_loss(model, test_x, test_y, autocast_dtype=rt.autocast_dtype)
-            row = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": loss_sum.item() / seen,
-                "train_acc": correct.item() / seen,
-                "test_acc": test_acc,
-                "test_loss": test_loss,
-                "seconds": round(time.time() - started, 3),
-            }
-            history.append(row)
-            grad_epochs.append(grads.pop_epoch())
-            log.info(
-                "run %s epoch %d/%d: loss %.4f train acc %.4f test acc %.4f (%.1f s)",
-                run_id, epoch + 1, epochs, row["train_loss"], row["train_acc"], test_acc, row["seconds"],
-            )  # fmt: skip
-            save(epoch + 1)
+            totals, lr = run.run_epoch(epoch, preempted, bar)
+            run.end_epoch(epoch, totals, lr, started)
             if preempted.received and epoch + 1 < epochs:
-                raise Preempted(f"run {run_id}: SIGTERM received; checkpoint saved after epoch {epoch + 1}, where a re-run resumes")
-    return TrainResult(model.eval(), history, {"names": grads.names, "epochs": grad_epochs})
+                raise Preempted(
+                    f"run {run_id}: SIGTERM received; checkpoint saved after epoch {epoch + 1}, where a re-run resumes"
+                )
+    for flag in collapse_flags(run.history, run.history[-1]["test_acc"], data.test_y.tolist()):
+        log.warning("run %s: COLLAPSED? %s", run_id, flag)
+    return TrainResult(run.model.eval(), run.history, {"names": run.grads.names, "epochs": run.grad_epochs})
 
 
-def _raise_if_bad(first_bad: torch.Tensor, run_id: str, epoch: int) -> None:
-    bad_step = int(first_bad.item())
-    if bad_step >= 0:
-        raise NonFiniteLossError(f"run {run_id}: loss is NaN or infinite at epoch {epoch + 1}, step {bad_step + 1}")
+def _check(spec: dict, data: PreparedDataset, run_id: str, teacher: nn.Module | None) -> None:
+    """What the config check cannot know: the teacher actually passed, the data actually loaded."""
+    method = get_method(spec["method"]["name"])
+    if (method.teacher == "real") != (teacher is not None):
+        need = "needs a teacher" if method.teacher == "real" else "takes no teacher"
+        raise ValueError(f"run {run_id}: method {method.name!r} {need}")
+    if method.exits != spec["model"].get("exits", False):
+        raise ValueError(
+            f"run {run_id}: method {method.name!r} and model exits {spec['model'].get('exits', False)} "
+            "do not go together"
+        )
+    for key in ("keep_classes", "drop_classes"):
+        missing = [c for c in spec["data"].get(key, []) if not 0 <= c < data.num_classes]
+        if missing:
+            raise ConfigError(
+                f"run {run_id}: data.{key} names class {missing[0]}; the dataset has classes 0..{data.num_classes - 1}"
+            )
 
 
 class _SigtermFlag:

@@ -7,34 +7,42 @@ import math
 import torch
 from torch import nn
 
-SCHEDULES = ("constant", "multistep", "cosine", "exponential")
+from ..schema import complete, definition
+
+SCHEDULES = tuple(definition("recipe")["properties"]["schedule"]["properties"]["name"]["enum"])
 
 
 def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.SGD:
-    """SGD with momentum, optional Nesterov, and weight decay (defaults: Yuan et al.'s 0.9 / 5e-4)."""
+    """SGD with momentum, optional Nesterov, and weight decay (defaults in the config schema)."""
+    cfg = complete(cfg, definition("recipe")["properties"]["optimizer"])
     return torch.optim.SGD(
         model.parameters(),
         lr=cfg["lr"],
-        momentum=cfg.get("momentum", 0.9),
-        nesterov=cfg.get("nesterov", False),
-        weight_decay=cfg.get("weight_decay", 5e-4),
+        momentum=cfg["momentum"],
+        nesterov=cfg["nesterov"],
+        weight_decay=cfg["weight_decay"],
     )
 
 
+def complete_schedule(schedule: dict) -> dict:
+    """A recipe's `schedule` with its defaults (constant rate, no warm-up, multistep gamma 0.1)."""
+    return complete(schedule, definition("recipe")["properties"]["schedule"])
+
+
 def learning_rate(base_lr: float, schedule: dict, epoch: int, step: int, steps_per_epoch: int, epochs: int) -> float:
-    """The rate for `step` (0-based, within `epoch`): linear warm-up over `warmup_epochs`, then
-    multistep (x gamma at each milestone epoch), cosine (to 0 at the last epoch) or exponential
-    (x gamma every epoch)."""
-    warmup = schedule.get("warmup_epochs", 0)
+    """The rate for `step` (0-based, within `epoch`) of a completed `schedule` (`complete_schedule`):
+    linear warm-up over `warmup_epochs`, then multistep (x gamma at each milestone epoch), cosine
+    (to 0 at the last epoch) or exponential (x gamma every epoch)."""
+    warmup = schedule["warmup_epochs"]
     progress = epoch + step / steps_per_epoch  # epochs done so far, fractional
     if progress < warmup:
         return base_lr * (epoch * steps_per_epoch + step + 1) / (warmup * steps_per_epoch)
-    name = schedule.get("name", "constant")
+    name = schedule["name"]
     if name == "constant":
         return base_lr
     if name == "multistep":
         passed = sum(epoch >= m for m in schedule["milestones"])
-        return base_lr * schedule.get("gamma", 0.1) ** passed
+        return base_lr * schedule["gamma"] ** passed
     if name == "exponential":
         return base_lr * schedule["gamma"] ** epoch
     if name == "cosine":

@@ -1,0 +1,268 @@
+"""How fast a machine does each kind of work: the GPU table and this machine's probe.
+
+A GPU's rate for a kind of work is its datasheet peak times a utilisation that the GPU check
+(`python -m speed.gpu --json`) measured; every measured file in `measured/` is read here, so a new
+GPU run updates the cost model by adding its file. A GPU without a measurement of its own is
+priced with the utilisation measured on another (the newest file), a stated assumption. This
+machine's rates come from a probe of a few seconds (`probe_cpu`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .flops import forward_flops
+from .work import ATTACK_ITERATIONS, PASSES_PER_ITERATION, Job, model_key
+
+MEASURED = Path(__file__).with_name("measured")
+
+# Dense (no sparsity) peaks in TFLOP/s from NVIDIA's datasheets: bf16 tensor (training runs in
+# bf16 autocast) and TF32 tensor (cuDNN's default for fp32 convolutions: evaluation, attacks).
+DATASHEETS = {
+    "h100": ("NVIDIA H100 SXM", 989.4, 494.7),
+    "h200": ("NVIDIA H200 SXM", 989.4, 494.7),  # the H100's chip with more, faster memory
+    "a100": ("NVIDIA A100 SXM", 312.0, 156.0),
+    "l40s": ("NVIDIA L40S", 362.05, 183.2),
+}
+PEAK_KIND = {"train": "bf16", "adversarial": "bf16", "attack": "tf32"}
+# Beyond the measured rates, which include the launch gaps of the workloads they were measured on:
+# per training step of a model too small to fill the GPU, and per epoch (checkpoint, history).
+# Assumptions, not measured yet; an attack iteration's overhead is inside the attack's rate.
+GPU_STEP_SECONDS = 1e-3
+GPU_EPOCH_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How fast one model runs on one machine: seconds per FLOP of each kind of work, and what a
+    training step or an attack iteration costs beyond its FLOPs (Python and kernel launches)."""
+
+    flop_seconds: dict[str, float]  # train | adversarial | attack
+    step_seconds: float
+    iteration_seconds: float
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Seconds per job on one machine: each model's speed (measured per model by the CPU probe;
+    one speed for every model on a GPU), and what each job and epoch cost beyond their steps."""
+
+    machine: str
+    default: Speed
+    models: dict[str, Speed]  # by work.model_key
+    job_seconds: float  # a job process's fixed cost: interpreter, imports, device, data, model
+    epoch_seconds: float  # per epoch: its test pass's overhead, history, checkpoint
+    source: str
+
+    def seconds(self, job: Job) -> float:
+        speed = self.models.get(job.model, self.default)
+        per_step = speed.iteration_seconds if job.kind == "attack" else speed.step_seconds
+        return (
+            self.job_seconds
+            + job.epochs * self.epoch_seconds
+            + job.steps * per_step
+            + job.flops * speed.flop_seconds[job.kind]
+        )
+
+
+def measured_utilisation(path: Path) -> dict:
+    """Utilisation per kind of work (of the bf16 or TF32 peak) and start-up, from one GPU check."""
+    report = json.loads(path.read_text())
+    train = report["figures"]["train"]
+    by_label = {
+        label: [f["mfu"] for key, f in train.items() if key.endswith(f"_{label}")]
+        for label in ("standard", "KD", "PGD-7")
+    }
+    key, attack = next(iter(report["figures"]["attack"].items()))
+    arch, width, side = key.split("_")
+    forward = forward_flops({"arch": arch, "width": float(width[1:])}, (3, int(side[:-2]), int(side[:-2])), 10)
+    gpu = next(name for name, (label, *_) in DATASHEETS.items() if label.split()[1] in " ".join(report["machine"]))
+    _, bf16, tf32 = DATASHEETS[gpu]
+    budget = attack["autoattack_full_budget"]
+    passes = 1 + sum(ATTACK_ITERATIONS["standard"][a] * PASSES_PER_ITERATION[a] for a in budget["attack_seconds"])
+    attack_rate = budget["points"] * forward * passes / sum(budget["attack_seconds"].values())
+    return {
+        "gpu": gpu,
+        "train": _mean(by_label["standard"] + by_label["KD"]),
+        "adversarial": _mean(by_label["PGD-7"]),
+        "attack": attack_rate / (tf32 * 1e12),
+        "startup_seconds": report["figures"]["startup_s"],
+        "source": f"{path.name} ({report['machine'][0]})",
+    }
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def gpu_rates(gpu: str) -> Rates:
+    """A GPU's rates: its datasheet peaks times the utilisation measured on it, or on the most
+    recently measured GPU when it has no measurement of its own (said in `source`)."""
+    if gpu not in DATASHEETS:
+        raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(DATASHEETS)}")
+    measured = [measured_utilisation(p) for p in sorted(MEASURED.glob("*.json"))]
+    own = [m for m in measured if m["gpu"] == gpu]
+    use = (own or measured)[-1]
+    label, bf16, tf32 = DATASHEETS[gpu]
+    peaks = {"bf16": bf16 * 1e12, "tf32": tf32 * 1e12}
+    flop_seconds = {kind: 1 / (peaks[PEAK_KIND[kind]] * use[kind]) for kind in PEAK_KIND}
+    source = (
+        f"measured: {use['source']}"
+        if own
+        else f"datasheet peak x utilisation measured on {use['gpu']} ({use['source']})"
+    )
+    speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0)
+    return Rates(label, speed, {}, use["startup_seconds"], GPU_EPOCH_SECONDS, source)
+
+
+def probe_cpu(jobs: list[Job], threads: int = 1) -> Rates:
+    """This machine, measured in seconds with `threads` threads per job (the config's
+    `compute.threads_per_job`): every model the jobs train or attack, at two batch sizes (what a
+    step costs beyond its images, and per image); advkd's own loop on a tiny model (per call,
+    epoch and step); AutoAttack's Python per iteration; a job process's start-up."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        setup, epoch, loop_step = _loop_overheads()
+        iteration = _attack_iteration_seconds()
+        batches: dict[str, int] = {}
+        for job in jobs:
+            batches[job.model] = max(batches.get(job.model, 2), job.batch)
+        batches = batches or {DEFAULT_PROBE_MODEL: 32}
+        models = {key: _model_speed(key, batch, loop_step, iteration) for key, batch in sorted(batches.items())}
+    finally:
+        torch.set_num_threads(previous)
+    source = f"a probe of {len(models)} model(s) with {threads} thread(s) per job"
+    return Rates("this machine (CPU)", next(iter(models.values())), models, _startup_seconds() + setup, epoch, source)
+
+
+DEFAULT_PROBE_MODEL = model_key({"arch": "resnet18", "width": 0.25}, (3, 32, 32))
+
+
+PROBE_STEP_SECONDS = 0.25  # the probe stops doubling a model's batch when a step takes this long
+
+
+def _model_speed(key: str, batch: int, loop_step: float, iteration: float) -> Speed:
+    """A training step and an attack pass of the model at doubling batch sizes from 2 (batch norm
+    needs two) up to the jobs' `batch`, or until a step takes PROBE_STEP_SECONDS: between the last
+    two sizes, the difference is what the images cost (per FLOP), the rest what a step costs
+    whatever its batch."""
+    import torch
+    from torch import nn
+
+    from ..models import build_model
+
+    spec = json.loads(key)
+    model, shape = spec["model"], tuple(spec["shape"])
+    net = build_model(model, shape, 10, [0.5] * shape[0], [0.25] * shape[0])
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    every_exit = bool(model.get("exits"))
+
+    def train_step(x):
+        optimizer.zero_grad()
+        out = net.exits(x).logits if every_exit else [net(x)]
+        sum(nn.functional.cross_entropy(z, torch.zeros(len(x), dtype=torch.long)) for z in out).backward()
+        optimizer.step()
+
+    def attack_pass(x):
+        x = x.clone().requires_grad_(True)
+        torch.autograd.grad(net(x).sum(), x)
+
+    costs = {}
+    for name, fn in (("train", train_step), ("attack", attack_pass)):
+        sizes, times = [2], [_seconds(lambda fn=fn: fn(torch.rand(2, *shape)), repeat=2)]
+        while 2 * sizes[-1] <= batch and times[-1] < PROBE_STEP_SECONDS:
+            sizes.append(2 * sizes[-1])
+            times.append(_seconds(lambda b=sizes[-1], fn=fn: fn(torch.rand(b, *shape)), repeat=2))
+        if len(sizes) == 1:
+            sizes.append(4)
+            times.append(_seconds(lambda fn=fn: fn(torch.rand(4, *shape)), repeat=2))
+        per_image = max((times[-1] - times[-2]) / (sizes[-1] - sizes[-2]), 1e-9)
+        costs[name] = (per_image, max(times[-1] - per_image * sizes[-1], 0.0))
+    train_flops = 3 * forward_flops(model, shape, 10, every_exit=every_exit)
+    attack_flops = 2 * forward_flops(model, shape, 10)
+    per_flop = costs["train"][0] / train_flops
+    return Speed(
+        {"train": per_flop, "adversarial": per_flop, "attack": costs["attack"][0] / attack_flops},
+        costs["train"][1] + loop_step,
+        costs["attack"][1] + iteration,
+    )
+
+
+def _loop_overheads() -> tuple[float, float, float]:
+    """(per call, per epoch, per step) seconds of `advkd.train.fit` on a model too small to cost
+    anything: from three short runs, t = call + epochs * epoch + steps * step."""
+    import logging
+    import tempfile
+
+    import numpy as np
+
+    from ..data.prepared import from_raw
+    from ..data.sources import RawSplits
+    from ..train import fit
+
+    logging.getLogger("advkd.train").setLevel(logging.ERROR)  # random labels: every probe run is "at chance"
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64 * 32, 1, 8, 8), dtype=np.uint8)
+    labels = rng.integers(0, 10, 64 * 32)
+    data = from_raw(RawSplits(images, labels, images[:64], labels[:64], [str(c) for c in range(10)]))
+    timings = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for epochs, steps_per_epoch in ((1, 8), (1, 32), (3, 8)):
+            recipe = {"epochs": epochs, "batch_size": 64, "optimizer": {"lr": 0.01}}
+            spec = {"seed": 0, "model": {"arch": "mlp", "hidden": [32]}, "method": {"name": "ce"}, "recipe": recipe}
+            spec["data"] = {"limit": 64 * steps_per_epoch}
+            started = time.perf_counter()
+            fit(
+                spec,
+                data,
+                f"probe{epochs}x{steps_per_epoch}.s0",
+                Path(folder) / f"{epochs}x{steps_per_epoch}.pt",
+                progress=False,
+            )
+            timings[(epochs, steps_per_epoch)] = time.perf_counter() - started
+    step = max((timings[(1, 32)] - timings[(1, 8)]) / 24, 0.0)
+    epoch = max((timings[(3, 8)] - timings[(1, 8)] - 16 * step) / 2, 0.0)
+    return max(timings[(1, 8)] - epoch - 8 * step, 0.0), epoch, step
+
+
+def _attack_iteration_seconds() -> float:
+    """AutoAttack's APGD-CE (custom version: 5 restarts of 100 iterations) on a tiny model that
+    no attack can fool, so every iteration runs: seconds per iteration."""
+    import torch
+
+    from ..evaluate.autoattack import Unfoolable, run_autoattack
+    from ..models import build_model
+
+    torch.manual_seed(0)
+    model = Unfoolable(build_model({"arch": "mlp", "hidden": [32]}, (1, 8, 8), 10, [0.5], [0.25]))
+    images = torch.randint(0, 256, (8, 1, 8, 8), dtype=torch.uint8)
+    result = run_autoattack(
+        model, images, torch.zeros(8, dtype=torch.long), eps=0.1, version="custom", attacks=["apgd-ce"]
+    )
+    return result["attack_seconds"]["apgd-ce"] / ATTACK_ITERATIONS["custom"]["apgd-ce"]
+
+
+def _seconds(fn, repeat: int = 3) -> float:
+    """Median seconds of `fn` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def _startup_seconds() -> float:
+    """A job process's fixed cost: the interpreter and the imports a training job makes."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import advkd.train, advkd.data"], check=True)
+    return time.perf_counter() - started

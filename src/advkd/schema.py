@@ -1,0 +1,94 @@
+"""The config schema and the defaults it declares: one place for every default value.
+
+`config.schema.yaml` documents each key and carries its `default`; `$defs/method` is generated
+from the method table (`advkd.methods`). `complete(value, "recipe")` fills in every default that
+applies to a config part, following the schema's `$ref`s and its `if`/`then` variants (per
+dataset source, model architecture, method, schedule). Code that consumes a spec completes it
+once and then reads keys directly. Needs only PyYAML: the GPU check and job scripts use it where
+jsonschema is not installed (`advkd.config` validates with jsonschema).
+
+Run ids hash a run's spec as the config writes it (`advkd.experiments`), so adding a default here
+changes no id; changing one changes what a run computes and bumps `SPEC_VERSION`.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .methods import method_schema
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+@cache
+def schema() -> dict:
+    """The full JSON schema: the YAML file with `$defs/method` generated from the method table."""
+    loaded = yaml.safe_load(SCHEMA_PATH.read_text())
+    loaded["$defs"]["method"] = method_schema()
+    return loaded
+
+
+def definition(name: str) -> dict:
+    return schema()["$defs"][name]
+
+
+def complete(value: Any, node: dict | str) -> Any:
+    """`value` with every default of schema `node` (a `$defs` name, or a schema) filled in; a new
+    object, the input is left as it is."""
+    node = _resolve(definition(node) if isinstance(node, str) else node)
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    properties = node.get("properties", {})
+    for key, sub in properties.items():
+        sub = _resolve(sub) if isinstance(sub, dict) else sub
+        if key in out:
+            out[key] = complete(out[key], sub) if isinstance(sub, dict) else out[key]
+        elif isinstance(sub, dict) and "default" in sub:
+            out[key] = complete(copy.deepcopy(sub["default"]), sub)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key in out.keys() - properties.keys():
+            out[key] = complete(out[key], extra)
+    for branch in node.get("allOf", []):
+        if _matches(out, branch.get("if", {})):
+            out = complete(out, branch["then"])
+    return out
+
+
+def complete_spec(spec: dict) -> dict:
+    """A run spec (`advkd.experiments`, README "Run specs") with the defaults of its model,
+    method and recipe filled in; a teacher's spec is completed too."""
+    out = dict(spec)
+    for part in ("model", "method", "recipe"):
+        out[part] = complete(spec[part], part)
+    out["data"] = dict(spec.get("data") or {})
+    if spec.get("teacher"):
+        out["teacher"] = complete_spec(spec["teacher"])
+    return out
+
+
+def _resolve(node: dict) -> dict:
+    """Follow `$ref`s; keywords beside a `$ref` (a `default`, say) apply too."""
+    while "$ref" in node:
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        node = {**definition(node["$ref"].rsplit("/", 1)[1]), **siblings}
+    return node
+
+
+def _matches(value: dict, condition: dict) -> bool:
+    """The `if` conditions this schema uses: named properties that must equal a const or lie in
+    an enum. An absent property does not match (defaults are filled before conditions are read)."""
+    for key, test in condition.get("properties", {}).items():
+        if key not in value:
+            return False
+        if "const" in test and value[key] != test["const"]:
+            return False
+        if "enum" in test and value[key] not in test["enum"]:
+            return False
+    return True

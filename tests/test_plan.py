@@ -1,0 +1,127 @@
+"""The cost model (advkd.plan): FLOPs from specs equal torch's counter, the plan prices every job
+the workflow runs, cluster runtimes come from it, and a GPU plan started without CUDA says so."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+import advkd.config
+from advkd.models import build_model
+from advkd.plan import RuntimeRequests, cpu_only_notice, gpu_rates, plan_jobs, runtime_minutes
+from advkd.plan.flops import forward_flops
+from advkd.plan.rates import DATASHEETS, MEASURED, measured_utilisation
+from advkd.plan.work import Job, dataset_size
+from advkd.schema import definition
+from speed.pipeline import snakemake_command
+
+from .conftest import FASHION_DIR, REPO
+
+PAPER = advkd.config.load(REPO / "config" / "config.yaml")
+DEMO = advkd.config.load(REPO / "config" / "demo.yaml")
+
+
+@pytest.mark.parametrize("arch", ["mlp", "resnet18", "resnet34", "resnet50"])
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28), (1, 8, 8)])
+@pytest.mark.parametrize("exits", [False, True])
+def test_flops_from_the_spec_equal_torchs_counter(arch, shape, exits):
+    if arch == "mlp" and exits:
+        pytest.skip("an MLP has no exits")
+    spec = {"arch": arch, "hidden": [300, 100]} if arch == "mlp" else {"arch": arch, "width": 0.3, "exits": exits}
+    model = build_model(spec, shape, 7, [0.5] * shape[0], [0.25] * shape[0]).eval()
+    x = torch.zeros(1, *shape)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.exits(x) if exits else model(x)
+    assert forward_flops(spec, shape, 7, every_exit=exits) == counter.get_total_flops()
+
+
+def test_the_paper_plan_prices_every_gpu_job_of_the_workflow():
+    jobs = plan_jobs(advkd.config.check(PAPER))
+    counts = {rule: sum(job.rule == rule for job in jobs) for rule in ("train", "distill", "autoattack", "pgd")}
+    assert counts == {"train": 33, "distill": 28, "autoattack": 10, "pgd": 10}  # as snakemake -n plans
+    by_run = {(job.rule, job.target.split(".")[0]): job for job in jobs}
+    # ResNet18, CIFAR-10, 200 epochs: 3 forward-equivalents per training image and one test pass per epoch
+    flops = forward_flops({"arch": "resnet18"}, (3, 32, 32), 10)
+    evaluation = 10_000 * flops  # metrics.json, in the same job
+    assert by_run[("train", "resnet18")].flops == 200 * (50_000 * 3 * flops + 10_000 * flops) + evaluation
+    # PGD-7 adds 7 forward + input-backward passes per image
+    at = by_run[("train", "resnet18_at")]
+    assert at.flops == 50 * (50_000 * (3 + 14) * flops + 10_000 * flops) + evaluation and at.kind == "adversarial"
+
+
+def test_dataset_sizes_need_no_download():
+    assert dataset_size({"source": "torchvision", "name": "cifar100"}).classes == 100
+    if FASHION_DIR.is_dir():  # read from the idx headers
+        size = dataset_size({"source": "idx_dir", "path": str(FASHION_DIR)})
+        assert (size.shape, size.n_train, size.n_test) == ((1, 28, 28), 60_000, 10_000)
+
+
+def test_every_priced_gpu_has_a_datasheet_and_the_schema_lists_them():
+    assert set(definition("compute")["properties"]["gpu"]["enum"]) == set(DATASHEETS)
+
+
+def test_measured_utilisation_is_read_from_the_gpu_checks_output():
+    (measured,) = [measured_utilisation(p) for p in MEASURED.glob("nvidia-h200-*.json")]
+    assert measured["gpu"] == "h200" and 0.03 < measured["train"] < 0.04 and 0.045 < measured["adversarial"] < 0.055
+    own, other = gpu_rates("h200"), gpu_rates("a100")
+    assert own.source.startswith("measured") and "measured on h200" in other.source
+    assert other.default.flop_seconds["train"] == pytest.approx(own.default.flop_seconds["train"] * 989.4 / 312.0)
+
+
+def test_every_run_has_a_runtime_request_also_one_no_table_shows():
+    config = copy.deepcopy(DEMO)
+    config["runs"]["extra"] = {**config["runs"]["resnet18"], "seeds": [5]}
+    registry = advkd.config.check(config)
+    requests = RuntimeRequests(registry)
+    (extra,) = registry.seeds("extra")
+    (at,) = registry.seeds("resnet18_at")
+    assert requests("train", extra.id) >= 10 and requests("autoattack", at.id) >= 10 and requests("pgd", at.id) >= 10
+
+
+def test_cluster_runtimes_have_a_safety_factor_and_a_floor():
+    rates = gpu_rates("h100")
+    tiny, big = Job("pgd", "x", 1e9, 1, "attack", 0, "m", 8), Job("train", "y", 1e18, 1000, "train", 10, "m", 128)
+    assert runtime_minutes(tiny, rates) == 10
+    assert runtime_minutes(big, rates) == pytest.approx(3 * rates.seconds(big) / 60, abs=1)
+
+
+@pytest.mark.slow
+def test_the_paper_plan_is_priced_in_seconds_from_the_command_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "advkd.plan", str(REPO / "config" / "config.yaml"), "--rules-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "total      | 81 (0 done)" in done.stdout and "hours h100" in done.stdout
+    assert "COLLAPSED" not in done.stderr  # the probe's own runs stay quiet
+
+
+def test_a_cpu_config_gets_no_notice_and_a_gpu_plan_without_cuda_does(tmp_path):
+    assert cpu_only_notice(advkd.config.check(DEMO), tmp_path) is None
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    notice = cpu_only_notice(advkd.config.check(PAPER), tmp_path)
+    assert "no CUDA device here" in notice and "config/demo.yaml" in notice and "hours on this CPU" in notice
+
+
+@pytest.mark.slow
+def test_snakemake_says_it_once_before_the_first_job(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    config["compute"] = {"device": "auto"}
+    (tmp_path / "auto.yaml").write_text(yaml.safe_dump(config))
+    cmd = snakemake_command(
+        tmp_path, "--cores", "1", "--configfile", str(tmp_path / "auto.yaml"), "--until", "prepare_data"
+    )
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("advkd: no CUDA device here") == 1

@@ -1,0 +1,20 @@
+"""Rule pgd: PGD accuracy of one run (Madry et al.'s evaluation) on AutoAttack's points and eps."""
+
+import json
+import time
+
+from advkd.evaluate import pgd_accuracy
+from advkd.io import write_json
+from advkd.joblog import evaluation_job
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with evaluation_job(sm) as job:
+    attack = json.loads(sm.params.attack)
+    n = attack["n"] or len(job.data.test_y)
+    x, y = job.data.test_x[:n], job.data.test_y[:n]
+    started = time.time()
+    acc = pgd_accuracy(
+        job.model, x, y, attack["eps"], attack["step_size"], attack["steps"], attack["batch_size"], attack["seed"]
+    )
+    job.log.info("run %s: PGD-%d accuracy %.4f on %d points", sm.wildcards.run_id, attack["steps"], acc, n)
+    write_json(sm.output[0], {**attack, "n": n, "acc": acc, "seconds": round(time.time() - started, 3)})
