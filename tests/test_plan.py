@@ -67,9 +67,12 @@ def test_every_priced_gpu_has_a_datasheet_and_the_schema_lists_them():
 
 
 def test_measured_utilisation_is_read_from_the_gpu_checks_output():
-    (measured,) = [measured_utilisation(p) for p in MEASURED.glob("nvidia-h200-*.json")]
-    assert measured["gpu"] == "h200" and 0.03 < measured["train"] < 0.04 and 0.045 < measured["adversarial"] < 0.055
+    first = measured_utilisation(MEASURED / "nvidia-h200-2026-11-26.json")  # speed/README.md's first table
+    assert first["gpu"] == "h200" and 0.03 < first["train"] < 0.04 and 0.045 < first["adversarial"] < 0.055
+    runs = [measured_utilisation(p) for p in sorted(MEASURED.glob("nvidia-h200-*.json"))]
     own, other = gpu_rates("h200"), gpu_rates("a100")
+    mean_train = sum(m["train"] for m in runs) / len(runs)
+    assert own.default.flop_seconds["train"] == pytest.approx(1 / (989.4e12 * mean_train))
     assert own.source.startswith("measured") and "measured on h200" in other.source
     assert other.default.flop_seconds["train"] == pytest.approx(own.default.flop_seconds["train"] * 989.4 / 312.0)
 

@@ -50,9 +50,8 @@ def test_every_method_trains_in_bf16_and_channels_last(name, digits, trained_mlp
     assert {p.dtype for p in result.model.parameters()} == {torch.float32}  # autocast, not half weights
 
 
-@pytest.mark.slow
-def test_pgd_in_bf16_still_lowers_accuracy(digits, tmp_path):
-    model = fit(gpu_path_spec("ce", epochs=4), digits, "ce.s0", tmp_path / "ck.pt", progress=False).model
+def test_pgd_in_bf16_still_lowers_accuracy(digits, trained_mlp):
+    model = trained_mlp.model
     x = (digits.test_x.float() / 255).contiguous(memory_format=torch.channels_last)
     y = digits.test_y
     x_adv = pgd_linf(model, x, y, eps=0.1, step_size=0.025, steps=7, autocast_dtype=torch.bfloat16)
@@ -60,7 +59,7 @@ def test_pgd_in_bf16_still_lowers_accuracy(digits, tmp_path):
         clean = (model(x).argmax(1) == y).float().mean().item()
         robust = (model(x_adv).argmax(1) == y).float().mean().item()
     assert (x_adv - x).abs().max() <= 0.1 + 1e-6
-    assert robust < clean - 0.2, (clean, robust)
+    assert clean > 0.9 and robust < clean - 0.2, (clean, robust)
 
 
 class RecordsDtype(nn.Module):

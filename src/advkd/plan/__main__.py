@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     total = [sum(t[i] for t in per_rule.values()) for i in range(5)]
     summary.append(("total", f"{total[0]} ({total[1]} done)", f"{total[2]:.3f}", f"{total[3]:.2f}", f"{total[4]:.2f}"))
     print(_table(("rule", "jobs", "PFLOP", "hours here", header[-1]), summary))
+    print()
     for name, rates in (("here", here), (args.gpu or registry.compute["gpu"], gpu)):
         print(f"{name}: {rates.machine}, {rates.source}; fixed cost per job {rates.job_seconds:.1f} s")
     print("Hours are the sum over jobs (one job at a time); AutoAttack is an upper bound (every point survives).")

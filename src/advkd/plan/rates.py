@@ -92,7 +92,7 @@ def measured_utilisation(path: Path) -> dict:
         "adversarial": _mean(by_label["PGD-7"]),
         "attack": attack_rate / (tf32 * 1e12),
         "startup_seconds": report["figures"]["startup_s"],
-        "source": f"{path.name} ({report['machine'][0]})",
+        "source": path.name,
     }
 
 
@@ -101,23 +101,22 @@ def _mean(values: list[float]) -> float:
 
 
 def gpu_rates(gpu: str) -> Rates:
-    """A GPU's rates: its datasheet peaks times the utilisation measured on it, or on the most
-    recently measured GPU when it has no measurement of its own (said in `source`)."""
+    """A GPU's rates: its datasheet peaks times the utilisation measured on it (the mean over its
+    GPU checks), or measured on the other GPUs when it has none of its own (said in `source`)."""
     if gpu not in DATASHEETS:
         raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(DATASHEETS)}")
     measured = [measured_utilisation(p) for p in sorted(MEASURED.glob("*.json"))]
     own = [m for m in measured if m["gpu"] == gpu]
-    use = (own or measured)[-1]
+    use = own or measured
+    mean = {key: _mean([m[key] for m in use]) for key in (*PEAK_KIND, "startup_seconds")}
     label, bf16, tf32 = DATASHEETS[gpu]
     peaks = {"bf16": bf16 * 1e12, "tf32": tf32 * 1e12}
-    flop_seconds = {kind: 1 / (peaks[PEAK_KIND[kind]] * use[kind]) for kind in PEAK_KIND}
-    source = (
-        f"measured: {use['source']}"
-        if own
-        else f"datasheet peak x utilisation measured on {use['gpu']} ({use['source']})"
-    )
+    flop_seconds = {kind: 1 / (peaks[PEAK_KIND[kind]] * mean[kind]) for kind in PEAK_KIND}
+    checks = ", ".join(m["source"] for m in use)
+    others = ", ".join(sorted({m["gpu"] for m in use}))
+    source = f"measured ({checks})" if own else f"datasheet peak x utilisation measured on {others} ({checks})"
     speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0)
-    return Rates(label, speed, {}, use["startup_seconds"], GPU_EPOCH_SECONDS, source)
+    return Rates(label, speed, {}, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
 
 
 def probe_cpu(jobs: list[Job], threads: int = 1) -> Rates:
