@@ -9,8 +9,8 @@ check needs a model that has learned something). It prints one table: pass/fail 
   (c) AutoAttack of one small model on the same points, on the GPU and on the CPU;
   (d) a device claim with the GPUs this process sees;
 
-and figures for (e): images/s and model-FLOP utilisation (MFU) of full-size 32x32 ResNet18 and
-ResNet50 training (standard, KD, PGD-7), fp32 forward / forward-backward throughput and
+and figures for (e): images/s and model-FLOP utilisation (MFU) of full-size 32x32 ResNet18,
+ResNet50 and WideResNet-34-10 training (standard, KD, PGD-7), fp32 forward / forward-backward throughput and
 AutoAttack points/s for a ResNet18, and a process's start-up cost. `--json FILE` keeps every
 figure for the cost model (`advkd.plan`). `--smoke` runs the same code at toy sizes on any device
 (the test suite runs it on the CPU). Exit status 1 when any of (a)-(d) fails.
@@ -46,7 +46,7 @@ from advkd.models.folding import FoldedTwin
 from advkd.train import build_for_data, fit
 
 from . import machine
-from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
+from .workloads import ATTACK, AdvkdEpoch, Case, silence_collapse_flags, synthetic
 
 # Dense bf16 tensor-core peaks from the vendors' datasheets, in TFLOP/s (SXM parts where both exist).
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.0}
@@ -98,7 +98,9 @@ class Size:
 # Compiled in (a): one method per distinct compiled graph (plain forward, with a teacher, under
 # attack, every exit); the others compile the same student forward as one of these.
 COMPILED = ("ce", "kd", "at", "byot")
-FULL = Size(32, 0.125, 4, COMPILED, 16, 100, None, (("resnet18", 1.0), ("resnet50", 1.0)), 32, 200, 100)
+FULL = Size(
+    32, 0.125, 4, COMPILED, 16, 100, None, (("resnet18", 1.0), ("resnet50", 1.0), ("wrn34_10", 1.0)), 32, 200, 100
+)
 SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16, 2, 16)
 
 
@@ -424,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--json", type=Path, help="also write every figure and verdict to this file")
     args = parser.parse_args(argv)
+    silence_collapse_flags()
     device = pick_device(args.device)
     size = SMOKE if args.smoke else FULL
     if device.type != "cuda" and not args.smoke:

@@ -51,7 +51,7 @@ def trained_mlp(digits, tmp_path_factory):
 def snakemake(workdir: Path, *args: str, extra_configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
     """The shrunk demo's Snakemake CLI in `workdir` (demo.yaml + tests/workflow/shrink.yaml + extras)."""
     configs = [str(workdir / "demo.yaml"), str(SHRINK), *map(str, extra_configs)]
-    cmd = snakemake_command(workdir, "--cores", "2", "--configfile", *configs, *args)
+    cmd = snakemake_command(workdir, "--cores", "2", *args, "--configfile", *configs)  # targets before the files
     return subprocess.run(cmd, capture_output=True, text=True)
 
 

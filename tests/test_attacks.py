@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from advkd.attacks import pgd_linf
+from advkd.attacks import kl_to_fixed, kl_to_teacher, pgd_linf
 
 EPS = 0.1
 
@@ -51,3 +51,36 @@ def test_pgd_accuracy_is_clean_accuracy_at_eps_zero_and_drops_with_eps(trained_m
     assert (
         pgd_accuracy(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64) < clean - 0.3
     )
+
+
+def test_the_kl_objectives_push_away_from_their_targets(trained_mlp, digits):
+    """TRADES's and RSLAD's objective (KL to a fixed distribution) and AdaAD's (KL to a teacher
+    that sees x' too) are maximised: the divergence at x' exceeds the divergence at x."""
+    student = trained_mlp.model
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    torch.manual_seed(0)
+    x, y = batch(digits, 100)
+    with torch.no_grad():
+        fixed = F.softmax(student(x), dim=1)
+    for objective in (kl_to_fixed(fixed), kl_to_teacher(teacher)):
+        x_adv = attack(student, x, y, objective=objective)
+        with torch.no_grad():
+            assert objective(student(x_adv), x_adv) > 1.2 * objective(student(x), x) + 1e-3
+            assert (x_adv - x).abs().max() <= EPS + 1e-6
+
+
+def test_the_teacher_gradient_enters_adaads_attack(trained_mlp, digits):
+    """Two teachers that agree on x but not around it lead AdaAD's attack to different points."""
+    x, y = batch(digits, 50)
+    torch.manual_seed(1)
+    first, second = (torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)) for _ in range(2))
+    points = [attack(trained_mlp.model, x, y, objective=kl_to_teacher(t)) for t in (first, second)]
+    assert not torch.equal(*points)
+
+
+def test_the_gaussian_start_is_trades_small_noise(trained_mlp, digits):
+    x, y = batch(digits, 50)
+    start = pgd_linf(trained_mlp.model, x, y, eps=EPS, step_size=0.0, steps=1, start="gaussian",
+                     generator=torch.Generator().manual_seed(0))  # fmt: skip
+    moved = (start - x)[(x > 0.01) & (x < 0.99)]  # away from the clamp at 0 and 1
+    assert 0.0005 < moved.std().item() < 0.002

@@ -24,6 +24,16 @@ def test_the_shipped_configs_pass_the_check(name):
     advkd.config.check(advkd.config.load(REPO / "config" / name))
 
 
+def test_the_gpu_overlay_moves_a_cpu_config_to_cuda_and_changes_no_run_id():
+    fashion = advkd.config.check(advkd.config.load(REPO / "config" / "fashion.yaml"))
+    on_gpu_config = advkd.config.load(REPO / "config" / "fashion.yaml")
+    advkd.config.merge(on_gpu_config, advkd.config.load(REPO / "config" / "gpu.yaml"))
+    on_gpu = advkd.config.check(on_gpu_config)
+    assert (fashion.compute["device"], on_gpu.compute["device"]) == ("cpu", "cuda")
+    assert on_gpu.compute["gpus_per_job"] == 1
+    assert [run.id for run in on_gpu.runs] == [run.id for run in fashion.runs]
+
+
 def test_fashion_runs_the_paper_protocol_with_only_the_dataset_changed():
     for name, run in FASHION["runs"].items():
         paper = copy.deepcopy(PAPER["runs"][name])

@@ -31,6 +31,7 @@ from advkd.data.sources import load_idx_dir
 from advkd.experiments import ConfigError
 from advkd.io import load_torch, write_json
 from advkd.train import CheckpointMismatchError, NonFiniteLossError, Preempted, fit, load_weights
+from advkd.train.ema import WeightAverage
 
 from .conftest import REPO, checkout_like, mlp_spec
 
@@ -104,7 +105,7 @@ BAD_CONFIGS = {
 
 
 def test_a_config_without_attack_columns_needs_no_autoattack_block():
-    config = broken(lambda c: (c.pop("autoattack"), c["tables"].pop("table5")))
+    config = broken(lambda c: (c.pop("autoattack"), c["tables"].pop("table5"), c["tables"].pop("table7")))
     advkd.config.check(config)
 
 
@@ -412,3 +413,26 @@ def test_an_unexpected_error_leaves_its_traceback_in_the_job_log(tmp_path):
     with pytest.raises(ZeroDivisionError), advkd.joblog.job_log(log):
         _ = 1 / 0
     assert "Traceback" in log.read_text() and "ZeroDivisionError" in log.read_text()
+
+
+def test_adr_resumes_bitwise_with_its_weight_average(digits, tmp_path, monkeypatch):
+    """ADR's teacher is state of the run: a SIGTERM mid-epoch saves the weight average with the
+    student, and the rerun ends bitwise where an uninterrupted run does."""
+    spec = mlp_spec(method={"name": "adr"})
+    spec["recipe"].update(epochs=2, log_every=1)
+    spec["recipe"]["attack"] = {"eps": 0.1, "step_size": 0.05, "steps": 2}
+    update, calls = WeightAverage.update, []
+
+    def update_then_sigterm_at_step_30(average):
+        update(average)
+        calls.append(1)
+        if len(calls) == 30:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(WeightAverage, "update", update_then_sigterm_at_step_30)
+    with pytest.raises(Preempted, match="epoch 2, step 7"):
+        fit(spec, digits, "adr.s0", tmp_path / "ck.pt", progress=False)
+    monkeypatch.undo()
+    resumed = fit(spec, digits, "adr.s0", tmp_path / "ck.pt", progress=False)
+    straight = fit(spec, digits, "adr.s0", tmp_path / "straight.pt", progress=False)
+    same_training(resumed, straight)

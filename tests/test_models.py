@@ -69,6 +69,21 @@ def test_folded_twin_computes_the_eval_model(arch):
             assert (folded.sync()(x) - expected).abs().max() <= 1e-5 * scale  # float rounding only
 
 
+def test_folded_twin_of_the_wideresnet_folds_only_what_follows_a_convolution():
+    """In a pre-activation block bn1 normalises the block's input and the final bn the last
+    residual sum: neither follows a convolution, so only each block's bn2 folds (15 of 31)."""
+    torch.manual_seed(0)
+    model = build_model({"arch": "wrn34_10", "width": 0.1}, (3, 16, 16), 10, [0.5] * 3, [0.25] * 3)
+    folded = FoldedTwin(model)
+    assert len(folded.folds) == 15 and sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 31
+    model.train()
+    model(torch.rand(16, 3, 16, 16) * 2)  # running statistics away from 0 and 1
+    x = torch.rand(8, 3, 16, 16)
+    with torch.no_grad():
+        expected = model.eval()(x)
+        assert (folded.sync()(x) - expected).abs().max() <= 1e-5 * expected.abs().max()
+
+
 @pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (1, 28, 28)])
 def test_multi_exit_resnet_has_a_classifier_after_every_stage(arch, shape):

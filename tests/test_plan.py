@@ -17,7 +17,7 @@ from advkd.models import build_model
 from advkd.plan import RuntimeRequests, cpu_only_notice, gpu_rates, plan_jobs, runtime_minutes
 from advkd.plan.flops import forward_flops
 from advkd.plan.rates import DATASHEETS, MEASURED, measured_utilisation
-from advkd.plan.work import Job, dataset_size
+from advkd.plan.work import Job, dataset_size, model_key
 from advkd.schema import definition
 from speed.pipeline import snakemake_command
 
@@ -41,10 +41,20 @@ def test_flops_from_the_spec_equal_torchs_counter(arch, shape, exits):
     assert forward_flops(spec, shape, 7, every_exit=exits) == counter.get_total_flops()
 
 
+@pytest.mark.parametrize("width", [1.0, 0.1])
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 8, 8)])
+def test_wideresnet_flops_from_the_spec_equal_torchs_counter(width, shape):
+    spec = {"arch": "wrn34_10", "width": width}
+    model = build_model(spec, shape, 7, [0.5] * shape[0], [0.25] * shape[0]).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, *shape))
+    assert forward_flops(spec, shape, 7) == counter.get_total_flops()
+
+
 def test_the_paper_plan_prices_every_gpu_job_of_the_workflow():
     jobs = plan_jobs(advkd.config.check(PAPER))
     counts = {rule: sum(job.rule == rule for job in jobs) for rule in ("train", "distill", "autoattack", "pgd")}
-    assert counts == {"train": 33, "distill": 28, "autoattack": 10, "pgd": 10}  # as snakemake -n plans
+    assert counts == {"train": 47, "distill": 64, "autoattack": 60, "pgd": 60}  # as snakemake -n plans
     by_run = {(job.rule, job.target.split(".")[0]): job for job in jobs}
     # ResNet18, CIFAR-10, 200 epochs: 3 forward-equivalents per training image and one test pass per epoch
     flops = forward_flops({"arch": "resnet18"}, (3, 32, 32), 10)
@@ -73,8 +83,23 @@ def test_measured_utilisation_is_read_from_the_gpu_checks_output():
     own, other = gpu_rates("h200"), gpu_rates("a100")
     mean_train = sum(m["train"] for m in runs) / len(runs)
     assert own.default.flop_seconds["train"] == pytest.approx(1 / (989.4e12 * mean_train))
-    assert own.source.startswith("measured") and "measured on h200" in other.source
+    assert own.source.startswith("measured") and "measured on h100, h200" in other.source
     assert other.default.flop_seconds["train"] == pytest.approx(own.default.flop_seconds["train"] * 989.4 / 312.0)
+
+
+def test_a_model_the_gpu_check_timed_is_priced_at_its_own_utilisation_a_teacher_too():
+    """The WideResNet's big convolutions run far closer to the peak than the ResNets': its FLOPs,
+    a teacher's share of a student's job included, are priced at its own measured utilisation."""
+    rates = gpu_rates("h100")
+    wrn, rn18 = model_key({"arch": "wrn34_10"}, (3, 32, 32)), model_key({"arch": "resnet18"}, (3, 32, 32))
+    figures = [measured_utilisation(p)["models"].get(wrn) for p in sorted(MEASURED.glob("nvidia-h100-*.json"))]
+    timed = [f["train"] for f in figures if f]
+    assert timed and rates.models[wrn].flop_seconds["train"] == pytest.approx(1 / (989.4e12 * sum(timed) / len(timed)))
+    alone = Job("distill", "s", 1e18, 0, "train", 0, rn18, 128)
+    taught = Job("distill", "s", 1e18, 0, "train", 0, rn18, 128, teacher=wrn, teacher_flops=0.9e18)
+    student, teacher = rates.models[rn18].flop_seconds["train"], rates.models[wrn].flop_seconds["train"]
+    assert rates.seconds(alone) - rates.job_seconds == pytest.approx(1e18 * student)
+    assert rates.seconds(taught) - rates.job_seconds == pytest.approx(0.1e18 * student + 0.9e18 * teacher)
 
 
 def test_every_run_has_a_runtime_request_also_one_no_table_shows():
@@ -103,7 +128,7 @@ def test_the_paper_plan_is_priced_in_seconds_from_the_command_line():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "total      | 81 (0 done)" in done.stdout and "hours h100" in done.stdout
+    assert "total      | 231 (0 done)" in done.stdout and "hours h100" in done.stdout
     assert "COLLAPSED" not in done.stderr  # the probe's own runs stay quiet
 
 
@@ -128,3 +153,17 @@ def test_snakemake_says_it_once_before_the_first_job(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("advkd: no CUDA device here") == 1
+
+
+def test_robust_distillation_is_priced_by_its_passes():
+    """At one model and recipe: PGD-AT < RSLAD (student on x and x', a teacher forward) < AdaAD
+    (the teacher on x' too, and inside every attack step)."""
+    jobs = {
+        job.target.split(".")[0]: job for job in plan_jobs(advkd.config.check(DEMO)) if job.rule in ("train", "distill")
+    }
+    at, rslad, adaad = (jobs[name].flops for name in ("resnet18_at", "resnet18_rslad", "resnet18_adaad"))
+    student = forward_flops({"arch": "resnet18", "width": 0.125}, (1, 8, 8), 10)
+    teacher = forward_flops({"arch": "resnet18", "width": 0.25}, (1, 8, 8), 10)
+    images = 8 * 1437  # the adversarial recipe's epochs times the digits' training images
+    assert rslad - at == images * (3 * student + teacher)
+    assert adaad - rslad == images * (teacher + 2 * 7 * teacher)  # x' through the teacher; 7 PGD steps through it

@@ -176,7 +176,7 @@ def test_every_gpu_job_went_through_sbatch_with_a_gpu_request(slurm_workdir):
 
 def test_reports_equal_those_of_the_local_run(slurm_workdir, workdir):
     tables = sorted(p.name for p in (workdir / "reports" / "demo").glob("table?.*"))
-    assert len(tables) == 18  # tables 1-6 as CSV, Markdown and LaTeX
+    assert len(tables) == 21  # tables 1-7 as CSV, Markdown and LaTeX
     for name in tables:
         assert (slurm_workdir / "reports/demo" / name).read_bytes() == (workdir / "reports/demo" / name).read_bytes(), (
             name

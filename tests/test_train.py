@@ -5,10 +5,13 @@ from torch import nn
 
 from advkd.attacks import pgd_linf
 from advkd.evaluate import exit_accuracies
+from advkd.io import load_torch
 from advkd.methods import METHODS
 from advkd.schema import complete_spec
-from advkd.train import complete_schedule, fit, learning_rate
+from advkd.train import build_for_data, complete_schedule, fit, learning_rate
+from advkd.train.ema import WeightAverage
 from advkd.train.loop import Runtime, _StepRunner
+from advkd.train.objectives import TARGETS, Step
 
 from .conftest import mlp_spec
 
@@ -123,7 +126,8 @@ def test_adversarial_byot_attacks_the_deepest_exit(digits, tmp_path):
     spec = complete_spec(spec)
     runner = _StepRunner(model, None, METHODS["at_byot"], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
     x, y = digits.test_x[:64].float() / 255, digits.test_y[:64]
-    x_adv = runner._adversarial(x, y, torch.Generator().manual_seed(0))
+    step = Step(x, y, runner.forward, None, runner.rt.autocast, adversarial=True, teacher_sees_adversarial=False)
+    x_adv = runner._adversarial(step, torch.Generator().manual_seed(0))
 
     def deepest_exit(inputs):
         return model.eval().exits(inputs).logits[-1]
@@ -138,3 +142,117 @@ def test_adversarial_byot_attacks_the_deepest_exit(digits, tmp_path):
 def test_multi_exit_model_and_method_must_agree(digits, tmp_path):
     with pytest.raises(ValueError, match="do not go together"):
         fit(mlp_spec(model={"arch": "resnet18", "width": 0.125, "exits": True}), digits, "x", tmp_path / "a.pt")
+
+
+@pytest.mark.parametrize("name", ["ard", "rslad", "adaad"])
+def test_robust_distillation_shows_the_teacher_what_its_paper_says(name, trained_mlp, digits):
+    """ARD and RSLAD: the teacher sees the clean x only, once (RSLAD's attack and loss share it);
+    AdaAD: the teacher sees every point of the attack (its gradient enters it), then x and x'."""
+    spec = mlp_spec(method={"name": name})
+    spec["recipe"]["attack"] = {"eps": 0.1, "step_size": 0.05, "steps": 3}
+    spec = complete_spec(spec)
+    student = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    teacher = Recorder(trained_mlp.model)
+    runner = _StepRunner(student, teacher, METHODS[name], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
+    x, y = digits.train_x[:16].float() / 255, digits.train_y[:16]
+    loss, _ = runner(x, y, torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss)
+    clean = [torch.equal(seen, x) for seen in teacher.seen]
+    if name == "adaad":
+        assert clean == [False, False, False, True, False]
+        assert all(0 < (seen - x).abs().max() <= 0.1 + 1e-6 for seen in teacher.seen[:3] + teacher.seen[4:])
+    else:
+        assert clean == [True]
+
+
+def test_trades_attacks_the_students_own_clean_prediction(digits):
+    """TRADES's x' maximises KL(S(x) || S(x')): at x' the divergence from the clean prediction is
+    far larger than at the start, and the labels play no part."""
+    spec = mlp_spec(method={"name": "trades"})
+    spec["recipe"]["attack"] = {"eps": 0.1, "step_size": 0.05, "steps": 5}
+    spec = complete_spec(spec)
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    runner = _StepRunner(student, None, METHODS["trades"], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
+    x = digits.train_x[:32].float() / 255
+    wrong_labels = torch.zeros(32, dtype=torch.long)
+    step = Step(
+        x, wrong_labels, runner.forward, None, runner.rt.autocast, adversarial=True, teacher_sees_adversarial=False
+    )
+    x_adv = runner._adversarial(step, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        clean = F.softmax(student(x), dim=1)
+        divergence = F.kl_div(F.log_softmax(student(x_adv), dim=1), clean, reduction="batchmean").item()
+        start = F.kl_div(F.log_softmax(student(x + 0.001 * torch.randn_like(x)), dim=1), clean, reduction="batchmean")
+    assert divergence > 100 * start.item() and divergence > 1e-3
+
+
+def test_the_weight_average_moves_one_minus_decay_of_the_way():
+    """ADR's teacher (timm's ModelEmaV2 semantics): every floating weight and batch-norm
+    statistic becomes decay * average + (1 - decay) * current; the batch count is copied."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    average = WeightAverage(model, 0.9)
+    before = {key: value.clone() for key, value in average.model.state_dict().items()}
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)
+    model.train()(torch.randn(4, 2))  # moves the running statistics and the batch count
+    average.update()
+    current = model.state_dict()
+    for key, value in average.model.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, 0.9 * before[key] + 0.1 * current[key]), key
+        else:
+            assert torch.equal(value, current[key]), key
+    assert not average.model.training and not any(p.requires_grad for p in average.model.parameters())
+
+
+def adr_spec(**method) -> dict:
+    spec = mlp_spec(method={"name": "adr", **method})
+    spec["recipe"].update(epochs=1)
+    spec["recipe"]["attack"] = {"eps": 0.1, "step_size": 0.05, "steps": 2}
+    return spec
+
+
+def test_adr_learns_from_its_own_weight_average(digits, tmp_path):
+    """The loop keeps the average after every step and checkpoints it: with decay 0 it is the
+    student itself; with ADR's 0.995 it lags behind the student, away from the start too."""
+    result = fit(adr_spec(average_decay=0.0), digits, "adr0.s0", tmp_path / "zero.pt", progress=False)
+    saved = load_torch(tmp_path / "zero.pt")["average"]
+    assert all(torch.equal(saved[key], value) for key, value in result.model.state_dict().items())
+    torch.manual_seed(0)
+    start = build_for_data(mlp_spec()["model"], digits).state_dict()
+    result = fit(adr_spec(), digits, "adr.s0", tmp_path / "lag.pt", progress=False)
+    lagging = load_torch(tmp_path / "lag.pt")["average"]
+    weight = next(key for key in lagging if key.endswith("weight"))
+    assert not torch.equal(lagging[weight], result.model.state_dict()[weight])
+    assert not torch.equal(lagging[weight], start[weight])
+
+
+def test_adr_attacks_and_learns_from_the_same_rectified_labels(digits):
+    """The attack's objective is KL from the step's rectified labels (soft: not the one-hot
+    labels), the labels the loss uses at that step's point of the schedule."""
+    spec = complete_spec(adr_spec())
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    average = WeightAverage(student, 0.995)
+    runner = _StepRunner(student, average.model, METHODS["adr"], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
+    x, y = digits.train_x[:16].float() / 255, digits.train_y[:16]
+    step = Step(x, y, runner.forward, average.model, runner.rt.autocast, True, False, progress=0.3)
+    target = TARGETS["adr"](step, runner.options)
+    assert torch.allclose(target.sum(1), torch.ones(16)) and (target.max(1).values < 1).all()
+    logits = student(x)
+    want = F.kl_div(F.log_softmax(logits, dim=1), target, reduction="batchmean")
+    assert torch.allclose(runner._objective(student, step)(logits, x), want)
+
+
+def test_adr_with_no_interpolation_is_pgd_at(digits, tmp_path):
+    """lambda = 0 makes the rectified label the one-hot label: the attack's KL and the loss's
+    soft cross-entropy become PGD-AT's cross-entropy, so training matches `at` step for step."""
+    spec = adr_spec(interpolation_start=0.0, interpolation_end=0.0)
+    adr = fit(spec, digits, "adr.s0", tmp_path / "adr.pt", progress=False)
+    at = fit({**spec, "method": {"name": "at"}}, digits, "at.s0", tmp_path / "at.pt", progress=False)
+    for key, value in adr.model.state_dict().items():
+        assert torch.allclose(value, at.model.state_dict()[key], atol=1e-6), key
+    assert adr.history[-1]["train_loss"] == pytest.approx(at.history[-1]["train_loss"], rel=1e-5)

@@ -16,7 +16,7 @@ from speed.pipeline import snakemake_command
 
 from .conftest import REPO, planned, snakemake
 
-REPORT_FILES = [f"table{i}{ext}" for i in range(1, 7) for ext in (".csv", ".md", ".tex", "_curves.png")] + [
+REPORT_FILES = [f"table{i}{ext}" for i in range(1, 8) for ext in (".csv", ".md", ".tex", "_curves.png")] + [
     "figure1_gradients.png",
     "figure1_gradients.pdf",
     "index.md",
@@ -105,6 +105,14 @@ def test_table_cells_are_the_runs_numbers(workdir):
         100 * at_byot["robust_acc"]
     )
 
+    table7 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table7.csv")}
+    for label, name in (("RSLAD", "resnet18_rslad"), ("AdaAD", "resnet18_adaad"), ("PGD-AT", "resnet18_at")):
+        (attack,) = run_files(workdir, name, "autoattack.json")
+        (metrics,) = run_files(workdir, name, "metrics.json")
+        assert float(table7[label]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
+        assert float(table7[label]["accuracy_mean"]) == pytest.approx(100 * metrics["test_acc"])
+    assert float(table7["PGD-AT"]["autoattack_mean"]) == float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"])
+
     table2 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table2.csv")}
     (omit,) = run_files(workdir, "omit1_plain", "metrics.json")
     assert float(table2["Omit 1, no distillation (T = 1)"]["only_mean"]) == pytest.approx(100 * omit["subsets"]["only"])
@@ -162,6 +170,12 @@ def test_pgd_settings_rerun_pgd_and_no_autoattack(workdir, tmp_path):
         "resnet18_at_tfkd_reg",
         "resnet18_at_tfkd_self",
         "resnet18_at_byot",
+        "robust_teacher",
+        "resnet18_trades",
+        "resnet18_ard",
+        "resnet18_rslad",
+        "resnet18_adaad",
+        "resnet18_adr",
     }
 
 
@@ -181,9 +195,18 @@ def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    # MNIST, CIFAR-10 and CIFAR-100; Tables 1-6 and the CIFAR-100 versions of Tables 3-5
-    assert counts["prepare_data"] == "3" and counts["train"] == "33" and counts["distill"] == "28"
+    # MNIST, CIFAR-10 and CIFAR-100; Tables 1-7 and the CIFAR-100 versions of Tables 3-5 and 7
+    assert counts["prepare_data"] == "3" and counts["train"] == "47" and counts["distill"] == "64"
     assert (
-        counts["autoattack"] == "10" and counts["pgd"] == "10" and counts["table"] == "9" and counts["figure1"] == "1"
+        counts["autoattack"] == "60" and counts["pgd"] == "60" and counts["table"] == "11" and counts["figure1"] == "1"
     )
+    # Table 7: one WRN-34-10 teacher per dataset; every student at seeds 0-2, each attacked
+    jobs = set(re.findall(r"^rule (\w+):\n(?:\s+\w+: .*\n)*?\s+wildcards: run_id=(\w+)\.s(\d)\.", result.stdout, re.M))
+    assert {(rule, seed) for rule, run, seed in jobs if run == "wrn_trades"} == {
+        ("train", "0"),
+        ("autoattack", "0"),
+        ("pgd", "0"),
+    }
+    for run in ("rd_ard", "rd_adr_c100", "rd_at_tfkd_self"):
+        assert {seed for rule, name, seed in jobs if name == run and rule == "autoattack"} == {"0", "1", "2"}, run
     assert not (tmp_path / "resources").exists()

@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from .methods import METHODS, get_method
 from .schema import complete, schema
@@ -56,6 +57,15 @@ def spec_hash(spec: dict) -> str:
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:HASH_LENGTH]
 
 
+def file_sha256(path: str | Path) -> str:
+    """A weights file's identity: a teacher file enters its students' ids by content, not path."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Run:
     """One trained model: a run name of the config at one seed."""
@@ -64,6 +74,7 @@ class Run:
     seed: int
     spec: dict  # the full spec that is hashed (the teacher's spec nested inside)
     teacher: Run | None
+    teacher_file: str | None = None  # a teacher from a weights file instead of a run
 
     @cached_property
     def id(self) -> str:
@@ -97,6 +108,7 @@ class Registry:
             settings["autoattack"],
         )
         self._runs: dict[tuple[str, int], Run] = {}
+        self._digests: dict[str, str] = {}
         for name in config["runs"]:
             for seed in self.seeds_of(name):
                 self.resolve(name, seed)
@@ -120,26 +132,33 @@ class Registry:
             raise ConfigError(f"runs.{name}.teacher: teacher cycle {' -> '.join(_chain + (name,))}")
         entry = runs[name]
         method = get_method(entry["method"]["name"])
-        teacher_name = entry.get("teacher")
-        if (method.teacher == "real") != (teacher_name is not None):
-            need = "needs a teacher" if teacher_name is None else "takes no teacher"
+        teacher_entry = entry.get("teacher")
+        if (method.teacher == "real") != (teacher_entry is not None):
+            need = "needs a teacher" if teacher_entry is None else "takes no teacher"
             raise ConfigError(f"runs.{name}: method {method.name!r} {need}")
         if method.exits != complete(entry["model"], "model").get("exits", False):
             if method.exits:
                 raise ConfigError(f"runs.{name}.model: method {method.name!r} needs a multi-exit model (exits: true)")
             exit_methods = ", ".join(m.name for m in METHODS.values() if m.exits)
             raise ConfigError(f"runs.{name}.model.exits: only methods {exit_methods} train a multi-exit model")
-        teacher = None
-        if teacher_name is not None:
-            if teacher_name not in runs:
-                raise ConfigError(f"runs.{name}.teacher: {teacher_name!r} is not defined in runs")
-            teacher_seeds = self.seeds_of(teacher_name)
-            teacher = self.resolve(teacher_name, seed if seed in teacher_seeds else teacher_seeds[0], _chain + (name,))
+        teacher, teacher_file, teacher_spec = None, None, None
+        if isinstance(teacher_entry, dict):
+            teacher_file = teacher_entry["checkpoint"]
+            teacher_spec = {
+                "checkpoint_sha256": self._file_digest(name, teacher_entry),
+                "model": teacher_entry["model"],
+            }
+        elif teacher_entry is not None:
+            if teacher_entry not in runs:
+                raise ConfigError(f"runs.{name}.teacher: {teacher_entry!r} is not defined in runs")
+            teacher_seeds = self.seeds_of(teacher_entry)
+            teacher = self.resolve(teacher_entry, seed if seed in teacher_seeds else teacher_seeds[0], _chain + (name,))
             if teacher.dataset != entry["dataset"]:
                 raise ConfigError(
-                    f"runs.{name}.teacher: {teacher_name!r} trains on dataset {teacher.dataset!r}, the student on "
+                    f"runs.{name}.teacher: {teacher_entry!r} trains on dataset {teacher.dataset!r}, the student on "
                     f"{entry['dataset']!r}; a teacher must see the student's data"
                 )
+            teacher_spec = teacher.spec
         dataset_key = entry["dataset"]
         if dataset_key not in self.config["datasets"]:
             raise ConfigError(f"runs.{name}.dataset: {dataset_key!r} is not defined in datasets")
@@ -158,11 +177,25 @@ class Registry:
             "model": entry["model"],
             "method": entry["method"],
             "recipe": recipe,
-            "teacher": teacher.spec if teacher else None,
+            "teacher": teacher_spec,
         }
-        run = Run(name, seed, spec, teacher)
+        run = Run(name, seed, spec, teacher, teacher_file)
         self._runs[key] = run
         return run
+
+    def _file_digest(self, name: str, teacher: dict) -> str:
+        """A teacher file's SHA-256 (read once per file): what enters the student's run id."""
+        path = teacher["checkpoint"]
+        if path not in self._digests:
+            if not Path(path).is_file():
+                raise ConfigError(f"runs.{name}.teacher.checkpoint: {path} does not exist")
+            self._digests[path] = file_sha256(path)
+        declared, actual = teacher.get("sha256"), self._digests[path]
+        if declared is not None and declared != actual:
+            raise ConfigError(
+                f"runs.{name}.teacher.sha256: {path} has SHA-256 {actual}, not the {declared} the config expects"
+            )
+        return actual
 
     def _check_class_filter(self, name: str, entry: dict, dataset_key: str) -> None:
         dataset = self.config["datasets"][dataset_key]

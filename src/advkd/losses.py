@@ -13,6 +13,7 @@ our 10, and the same m on CIFAR-100 is our 1. The configs state the converted va
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -104,3 +105,98 @@ def byot(
     distill = sum(kl_batchmean(soft_targets, z / t) for z in logits[:-1]) * (t * t)
     hints = sum((f.float() - target_features).pow(2).sum(1).mean() for f in features[:-1])
     return (1.0 - alpha) * labels + alpha * distill + hint_weight * hints
+
+
+# -- robust distillation (issue 15) ------------------------------------------------------------
+# z_clean: the student on x; z_adv: the student on x' (found with the method's own attack,
+# advkd.attacks); t_clean / t_adv: the teacher on x / x'. Defaults are advkd.methods'.
+
+
+def trades(z_clean: torch.Tensor, z_adv: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
+    """TRADES (Zhang et al. 2019): CE(S(x), y) + beta KL(softmax(S(x)) || softmax(S(x'))).
+
+    Source: github.com/yaodongyu/TRADES, trades.py (`trades_loss`): its KLDivLoss(size_average=False)
+    divided by the batch size is our batch mean, so beta carries over unchanged (the paper's
+    CIFAR-10 setting is beta = 6, their README's 1/lambda). As there, the clean prediction is not
+    detached: the gradient flows through both sides of the KL.
+    """
+    return ce(z_clean, y) + beta * kl_batchmean(F.softmax(z_clean.float(), dim=1), z_adv)
+
+
+def ard(
+    z_clean: torch.Tensor,
+    z_adv: torch.Tensor,
+    t_clean: torch.Tensor,
+    y: torch.Tensor,
+    alpha: float,
+    temperature: float,
+    multiplier: float = 1.0,
+) -> torch.Tensor:
+    """ARD (Goldblum et al. 2020): (1 - a) CE(S(x), y) + a T^2 m KL(softmax(T(x)/T) || softmax(S(x')/T)).
+
+    Source: github.com/goldblum/AdversariallyRobustDistillation, main.py (defaults alpha 1, T 30;
+    x' maximises CE(S(x'), y) from a uniform start). Its nn.KLDivLoss() averages over N*K, ours over
+    N: their loss is ours with m = 1/K (0.1 on CIFAR-10).
+    """
+    t = float(temperature)
+    soft = kl_batchmean(F.softmax(t_clean.float() / t, dim=1), z_adv / t) * (t * t * multiplier)
+    return (1.0 - alpha) * ce(z_clean, y) + alpha * soft
+
+
+def rslad(
+    z_clean: torch.Tensor, z_adv: torch.Tensor, t_clean: torch.Tensor, alpha: float, multiplier: float = 1.0
+) -> torch.Tensor:
+    """RSLAD (Zi et al. 2021): m [a KL(T(x) || S(x')) + (1 - a) KL(T(x) || S(x))], KLs of softmaxes.
+
+    Source: github.com/zibojia/RSLAD, resnet18_rslad_cifar10.py and rslad_loss.py (a = 5/6; x'
+    maximises KL(T(x) || S(x')) from x + 0.001 N(0, 1)). Their KL is averaged over N*K (ours over
+    N), and their README multiplies it by 10 on CIFAR-100: their loss is ours with m = 0.1 on
+    CIFAR-10 and on CIFAR-100.
+    """
+    target = F.softmax(t_clean.float(), dim=1)
+    return multiplier * (alpha * kl_batchmean(target, z_adv) + (1.0 - alpha) * kl_batchmean(target, z_clean))
+
+
+def adaad(
+    z_clean: torch.Tensor,
+    z_adv: torch.Tensor,
+    t_clean: torch.Tensor,
+    t_adv: torch.Tensor,
+    alpha: float,
+    multiplier: float = 1.0,
+) -> torch.Tensor:
+    """AdaAD (Huang et al. 2023): m [a KL(T(x') || S(x')) + (1 - a) KL(T(x) || S(x))], KLs of softmaxes.
+
+    Source: github.com/boyellow/AdaAD, main.py and AT_helper.py (`adaad_inner_loss`: x' maximises
+    KL(T(x') || S(x')) from x + 0.001 N(0, 1), the teacher seeing x' too; alpha 1). On CIFAR-10
+    their nn.KLDivLoss() averages over N*K (m = 1/K = 0.1 here); on CIFAR-100 they sum and divide
+    by N, our reduction (m = 1).
+    """
+    adversarial = kl_batchmean(F.softmax(t_adv.float(), dim=1), z_adv)
+    clean = kl_batchmean(F.softmax(t_clean.float(), dim=1), z_clean)
+    return multiplier * (alpha * adversarial + (1.0 - alpha) * clean)
+
+
+def cosine_anneal(start: float, end: float, progress: float) -> float:
+    """A value that goes from `start` to `end` along half a cosine as training `progress` goes
+    from 0 to 1 (ADR's per-step `cosine_scheduler`, src/util/utils.py of its official code)."""
+    return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * progress))
+
+
+def rectified_labels(z_ema: torch.Tensor, y: torch.Tensor, temperature: float, interpolation: float) -> torch.Tensor:
+    """ADR's target (Wu et al. 2024, eq. 3-5): p = softmax(z_ema / tau) from the weight-averaged
+    student on the clean x; per example lambda_i = clip(lambda - (max_k p_k - p_y), 0, 1), so an
+    average that gets the example wrong is trusted less; target lambda_i p + (1 - lambda_i) onehot(y).
+
+    Source: github.com/yuyuwu5/ADR, src/adr.py.
+    """
+    p = F.softmax(z_ema.float() / temperature, dim=1)
+    wrongness = p.amax(dim=1) - p.gather(1, y[:, None]).squeeze(1)
+    weight = (interpolation - wrongness).clamp(0.0, 1.0)[:, None]
+    return weight * p + (1.0 - weight) * F.one_hot(y, p.shape[1]).float()
+
+
+def adr(z_adv: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """ADR's PGD-AT loss: cross-entropy of S(x') against the rectified target, batch mean (its
+    official code's nn.CrossEntropyLoss with probability targets, src/advTrainer.py)."""
+    return -(target * F.log_softmax(z_adv.float(), dim=1)).sum(dim=1).mean()

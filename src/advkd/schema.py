@@ -63,13 +63,16 @@ def complete(value: Any, node: dict | str) -> Any:
 
 def complete_spec(spec: dict) -> dict:
     """A run spec (`advkd.experiments`, README "Run specs") with the defaults of its model,
-    method and recipe filled in; a teacher's spec is completed too."""
+    method and recipe filled in; a teacher's spec (or a teacher file's model) is completed too."""
     out = dict(spec)
     for part in ("model", "method", "recipe"):
         out[part] = complete(spec[part], part)
     out["data"] = dict(spec.get("data") or {})
-    if spec.get("teacher"):
-        out["teacher"] = complete_spec(spec["teacher"])
+    teacher = spec.get("teacher")
+    if teacher and "checkpoint_sha256" in teacher:  # a weights file: only its model
+        out["teacher"] = {**teacher, "model": complete(teacher["model"], "model")}
+    elif teacher:
+        out["teacher"] = complete_spec(teacher)
     return out
 
 

@@ -36,8 +36,10 @@ def get_run_dataset(wildcards):
 
 
 def get_run_teacher(wildcards):
-    teacher = get_run(wildcards).teacher
-    return f"{teacher.folder}/model.pt" if teacher else []
+    run = get_run(wildcards)
+    if run.teacher_file:
+        return run.teacher_file
+    return f"{run.teacher.folder}/model.pt" if run.teacher else []
 
 
 def get_dataset_spec(wildcards):

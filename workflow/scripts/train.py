@@ -9,7 +9,7 @@ from advkd.devices import claim_device
 from advkd.evaluate import run_metrics
 from advkd.io import save_torch, write_json
 from advkd.joblog import job_log
-from advkd.train import fit, load_weights
+from advkd.train import fit, load_teacher
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as device:
@@ -17,7 +17,7 @@ with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as
     data = load(sm.input.data)
     teacher = None
     if spec["teacher"] is not None:
-        teacher = load_weights(spec["teacher"]["model"], data, sm.input.teacher, device)
+        teacher = load_teacher(spec["teacher"], data, sm.input.teacher, device)
     checkpoint = Path(sm.output.model).with_name("checkpoint.pt")
     result = fit(spec, data, sm.wildcards.run_id, checkpoint, teacher=teacher, device=device)
     metrics = run_metrics(result.model, data, spec, result.history)

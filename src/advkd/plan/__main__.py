@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--directory", type=Path, default=Path("."), help="where results/ is (Snakemake's working dir)")
     parser.add_argument("--rules-only", action="store_true", help="per rule and in total, not every job")
     parser.add_argument(
-        "--compare", action="store_true", help="estimates here against Snakemake's timings in DIR/benchmarks/<rule>/"
+        "--compare",
+        action="store_true",
+        help="estimates against Snakemake's timings in DIR/benchmarks/<rule>/: here, or on the --gpu given",
     )
     args = parser.parse_args(argv)
     try:
@@ -39,14 +41,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     jobs = plan_jobs(registry)
     gpu = gpu_rates(args.gpu or registry.compute["gpu"])
-    here = probe_cpu(jobs, registry.compute["threads_per_job"])
+    here = None if args.compare and args.gpu else probe_cpu(jobs, registry.compute["threads_per_job"])
     if args.compare:
+        # Timings from a GPU run are compared with that GPU's estimate (--gpu), else with this machine's.
+        where, rates = (args.gpu, gpu) if args.gpu else ("here", here)
         print(
             _table(
-                ("rule", "jobs timed", "estimate here (s)", "measured (s)", "estimate / measured"),
-                compare(jobs, here, args.directory),
+                ("rule", "jobs timed", f"estimate {where} (s)", "measured (s)", "estimate / measured"),
+                compare(jobs, rates, args.directory),
             )
         )
+        print(f"{where}: {rates.machine}, {rates.source}")
         return 0
     rows, per_rule = [], defaultdict(lambda: [0, 0, 0.0, 0.0, 0.0])
     for job in jobs:

@@ -14,6 +14,7 @@ STAGE_CHANNELS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
 # arch: (expansion, blocks per stage); BasicBlock expands by 1, Bottleneck by 4 (advkd.models.resnet)
 RESNETS = {"resnet18": (1, (2, 2, 2, 2)), "resnet34": (1, (3, 4, 6, 3)), "resnet50": (4, (3, 4, 6, 3))}
+WIDEN, BLOCKS_PER_GROUP = 10, 5  # WideResNet-34-10: widen factor 10, (34 - 4) / 6 blocks per group
 
 
 def _conv(
@@ -35,6 +36,8 @@ def forward_flops(model: dict, in_shape: tuple[int, int, int], num_classes: int,
     if model["arch"] == "mlp":
         sizes = [in_shape[0] * in_shape[1] * in_shape[2], *model["hidden"], num_classes]
         return sum(_linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+    if model["arch"] == "wrn34_10":
+        return _wide_resnet(model["width"], in_shape, num_classes)
     expansion, depths = RESNETS[model["arch"]]
     planes = [max(1, round(c * model["width"])) for c in STAGE_CHANNELS]
     flops, size = _conv(in_shape[0], planes[0], 3, 1, 1, in_shape[1:])
@@ -51,6 +54,21 @@ def forward_flops(model: dict, in_shape: tuple[int, int, int], num_classes: int,
             for i, (c, s) in enumerate(stage_outputs[:-1])
         )
     return flops
+
+
+def _wide_resnet(width: float, in_shape: tuple[int, int, int], num_classes: int) -> int:
+    """WideResNet-34-10 (advkd.models.wideresnet): a 16-channel stem, three groups of five
+    pre-activation blocks (3x3 strided, 3x3; a 1x1 shortcut where the width changes), the fc."""
+    flops, size = _conv(in_shape[0], 16, 3, 1, 1, in_shape[1:])
+    channels = 16
+    for planes, first_stride in zip((max(1, round(c * WIDEN * width)) for c in (16, 32, 64)), (1, 2, 2)):
+        for stride in [first_stride] + [1] * (BLOCKS_PER_GROUP - 1):
+            first, out_size = _conv(channels, planes, 3, stride, 1, size)
+            flops += first + _conv(planes, planes, 3, 1, 1, out_size)[0]
+            if channels != planes:
+                flops += _conv(channels, planes, 1, stride, 0, size)[0]
+            size, channels = out_size, planes
+    return flops + _linear(channels, num_classes)
 
 
 def _block(c_in: int, p: int, stride: int, expansion: int, size: tuple[int, int]) -> tuple[int, tuple[int, int]]:

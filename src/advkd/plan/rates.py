@@ -10,6 +10,7 @@ machine's rates come from a probe of a few seconds (`probe_cpu`).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +31,9 @@ DATASHEETS = {
     "l40s": ("NVIDIA L40S", 362.05, 183.2),
 }
 PEAK_KIND = {"train": "bf16", "adversarial": "bf16", "attack": "tf32"}
+# The paper's models: their utilisation prices every model a GPU check did not time. Larger
+# convolutions run far closer to the peak (WideResNet-34-10: 22-25 % on an H100, ResNet18: 4-6 %).
+DEFAULT_MODELS = ("resnet18", "resnet50")
 # Beyond the measured rates, which include the launch gaps of the workloads they were measured on:
 # per training step of a model too small to fill the GPU, and per epoch (checkpoint, history).
 # Assumptions, not measured yet; an attack iteration's overhead is inside the attack's rate.
@@ -49,8 +53,9 @@ class Speed:
 
 @dataclass(frozen=True)
 class Rates:
-    """Seconds per job on one machine: each model's speed (measured per model by the CPU probe;
-    one speed for every model on a GPU), and what each job and epoch cost beyond their steps."""
+    """Seconds per job on one machine: each model's speed (the CPU probe measures every model; on
+    a GPU, the models its checks timed, the rest at the ResNets' speed), and what each job and
+    epoch cost beyond their steps. A teacher's share of a job's FLOPs runs at the teacher's speed."""
 
     machine: str
     default: Speed
@@ -61,22 +66,30 @@ class Rates:
 
     def seconds(self, job: Job) -> float:
         speed = self.models.get(job.model, self.default)
+        teacher = self.models.get(job.teacher, self.default) if job.teacher else speed
         per_step = speed.iteration_seconds if job.kind == "attack" else speed.step_seconds
         return (
             self.job_seconds
             + job.epochs * self.epoch_seconds
             + job.steps * per_step
-            + job.flops * speed.flop_seconds[job.kind]
+            + (job.flops - job.teacher_flops) * speed.flop_seconds[job.kind]
+            + job.teacher_flops * teacher.flop_seconds[job.kind]
         )
 
 
 def measured_utilisation(path: Path) -> dict:
-    """Utilisation per kind of work (of the bf16 or TF32 peak) and start-up, from one GPU check."""
+    """Utilisation per kind of work (of the bf16 or TF32 peak) and start-up, from one GPU check:
+    training and PGD training for the paper's ResNets together (the rate of any model not timed)
+    and for each model timed (by work.model_key)."""
     report = json.loads(path.read_text())
-    train = report["figures"]["train"]
+    timed: dict[str, dict[str, list[float]]] = {}  # model_key -> label -> utilisation
+    for key, figure in report["figures"]["train"].items():
+        arch, width, side, label = re.fullmatch(r"(.+)_w([\d.]+)_(\d+)px_(.+)", key).groups()
+        model = model_key({"arch": arch, "width": float(width)}, (3, int(side), int(side)))
+        timed.setdefault(model, {}).setdefault(label, []).append(figure["mfu"])
+    resnets = [labels for key, labels in timed.items() if json.loads(key)["model"]["arch"] in DEFAULT_MODELS]
     by_label = {
-        label: [f["mfu"] for key, f in train.items() if key.endswith(f"_{label}")]
-        for label in ("standard", "KD", "PGD-7")
+        label: [u for labels in resnets for u in labels.get(label, [])] for label in ("standard", "KD", "PGD-7")
     }
     key, attack = next(iter(report["figures"]["attack"].items()))
     arch, width, side = key.split("_")
@@ -90,6 +103,10 @@ def measured_utilisation(path: Path) -> dict:
         "gpu": gpu,
         "train": _mean(by_label["standard"] + by_label["KD"]),
         "adversarial": _mean(by_label["PGD-7"]),
+        "models": {
+            key: {"train": _mean(labels["standard"] + labels["KD"]), "adversarial": _mean(labels["PGD-7"])}
+            for key, labels in timed.items()
+        },
         "attack": attack_rate / (tf32 * 1e12),
         "startup_seconds": report["figures"]["startup_s"],
         "source": path.name,
@@ -112,11 +129,19 @@ def gpu_rates(gpu: str) -> Rates:
     label, bf16, tf32 = DATASHEETS[gpu]
     peaks = {"bf16": bf16 * 1e12, "tf32": tf32 * 1e12}
     flop_seconds = {kind: 1 / (peaks[PEAK_KIND[kind]] * mean[kind]) for kind in PEAK_KIND}
+    models = {}
+    for key in sorted({key for m in use for key in m["models"]}):
+        own_rate = {
+            kind: _mean([m["models"][key][kind] for m in use if key in m["models"]])
+            for kind in ("train", "adversarial")
+        }
+        model_seconds = {**flop_seconds, **{kind: 1 / (peaks[PEAK_KIND[kind]] * u) for kind, u in own_rate.items()}}
+        models[key] = Speed(model_seconds, GPU_STEP_SECONDS, 0.0)
     checks = ", ".join(m["source"] for m in use)
     others = ", ".join(sorted({m["gpu"] for m in use}))
     source = f"measured ({checks})" if own else f"datasheet peak x utilisation measured on {others} ({checks})"
     speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0)
-    return Rates(label, speed, {}, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
+    return Rates(label, speed, models, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
 
 
 def probe_cpu(jobs: list[Job], threads: int = 1) -> Rates:
@@ -180,9 +205,9 @@ def _model_speed(key: str, batch: int, loop_step: float, iteration: float) -> Sp
         while 2 * sizes[-1] <= batch and times[-1] < PROBE_STEP_SECONDS:
             sizes.append(2 * sizes[-1])
             times.append(_seconds(lambda b=sizes[-1], fn=fn: fn(torch.rand(b, *shape)), repeat=2))
-        if len(sizes) == 1:
+        if len(sizes) == 1:  # a big model (a WideResNet): one timed call at the second size is plenty
             sizes.append(4)
-            times.append(_seconds(lambda fn=fn: fn(torch.rand(4, *shape)), repeat=2))
+            times.append(_seconds(lambda fn=fn: fn(torch.rand(4, *shape)), repeat=1))
         per_image = max((times[-1] - times[-2]) / (sizes[-1] - sizes[-2]), 1e-9)
         costs[name] = (per_image, max(times[-1] - per_image * sizes[-1], 0.0))
     train_flops = 3 * forward_flops(model, shape, 10, every_exit=every_exit)

@@ -1,11 +1,14 @@
 """What each job of a plan computes, in FLOPs and steps, from the config alone. Imports no torch.
 
 A training job: every epoch, each kept training image passes the student forward and backward
-(3 forward-equivalents; every exit's head for a multi-exit method), the teacher forward once for
-KD (its own FLOPs), and for an adversarial method `steps` PGD forward + input-backward passes (2
-each) on the deepest path; then the end-of-epoch test pass. The job then evaluates the run: one pass
-over the test set (more with class subsets or exits). AutoAttack: its documented budgets as an upper bound
-(every point survives every attack). PGD: `steps` forward + backward passes and one forward.
+(3 forward-equivalents, on x and x' for the robust-distillation losses; every exit's head for a
+multi-exit method), the teacher forward (its own FLOPs; on x and x' for AdaAD; for ADR the
+student's weight average), and for an adversarial method `steps` PGD forward + input-backward
+passes (2 each) on the deepest path, through the teacher too when it is in the attack (AdaAD);
+then the end-of-epoch test pass. The
+job then evaluates the run: one pass over the test set (more with class subsets or exits).
+AutoAttack: its documented budgets as an upper bound (every point survives every attack). PGD:
+`steps` forward + backward passes and one forward.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ PASSES_PER_ITERATION = {"apgd-ce": 2, "apgd-dlr": 2, "apgd-t": 2, "fab": 3, "fab
 class Job:
     """One job of the plan: its rule, the run it is about, its FLOPs, its sequential steps (a
     step costs time beyond its FLOPs however small the model), its epochs, and the model that does
-    the work (`model_key`), whose speed a CPU probe measures."""
+    the work (`model_key`), whose speed a CPU probe measures. `teacher_flops` of `flops` are a
+    teacher's forward passes, done at the teacher's speed (`teacher`, its model_key)."""
 
     rule: str
     target: str  # a run id
@@ -63,6 +67,8 @@ class Job:
     epochs: int
     model: str  # model_key of the student (or the attacked model)
     batch: int  # images per step
+    teacher: str | None = None
+    teacher_flops: float = 0.0
 
 
 def model_key(model: dict, shape: tuple[int, int, int]) -> str:
@@ -116,18 +122,26 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     recipe = complete(spec["recipe"], "recipe")
     student = forward_flops(spec["model"], size.shape, size.classes)
     trained = forward_flops(spec["model"], size.shape, size.classes, every_exit=method.exits)
-    per_image = 3 * trained
-    if run.teacher is not None:
-        per_image += forward_flops(run.teacher.spec["model"], size.shape, size.classes)
+    per_image = 3 * trained * method.student_passes
+    teacher_model = spec["teacher"]["model"] if spec["teacher"] else None
+    if method.teacher == "average":  # the student's weight average on x (ADR)
+        teacher_model = spec["model"]
+    teacher = forward_flops(teacher_model, size.shape, size.classes) if teacher_model else 0
     attack_steps = recipe["attack"]["steps"] if method.adversarial else 0
     per_image += 2 * attack_steps * student
+    teacher_per_image = teacher * method.teacher_passes
+    if method.attack == "kl_teacher_adversarial":  # the attack also differentiates the teacher
+        teacher_per_image += 2 * attack_steps * teacher
     n, epochs = training_images(run, size), recipe["epochs"]
     evaluation = 1 + bool(spec["data"].get("drop_classes")) + bool(method.exits)  # passes for metrics.json
-    flops = epochs * (n * per_image + size.n_test * student) + evaluation * size.n_test * student
+    teacher_flops = epochs * n * teacher_per_image
+    flops = epochs * (n * per_image + size.n_test * student) + evaluation * size.n_test * student + teacher_flops
     steps = epochs * math.ceil(n / recipe["batch_size"]) * (1 + attack_steps)
     kind = "adversarial" if method.adversarial else "train"
     rule = "distill" if run.distilled else "train"
-    return Job(rule, run.id, flops, steps, kind, epochs, model_key(spec["model"], size.shape), recipe["batch_size"])
+    teacher_key = model_key(teacher_model, size.shape) if teacher_model else None
+    key = model_key(spec["model"], size.shape)
+    return Job(rule, run.id, flops, steps, kind, epochs, key, recipe["batch_size"], teacher_key, teacher_flops)
 
 
 def attack_jobs(run: Run, size: DatasetSize, attack: dict, autoattack: bool, pgd: bool) -> list[Job]:

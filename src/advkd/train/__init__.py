@@ -4,6 +4,7 @@ from ..methods import METHODS, get_method
 from .checkpoint import CheckpointMismatchError
 from .loop import NonFiniteLossError, Preempted, Runtime, TrainResult, build_for_data, fit, load_weights
 from .schedule import SCHEDULES, build_optimizer, complete_schedule, learning_rate
+from .teachers import load_teacher
 
 __all__ = [
     "METHODS",
@@ -19,5 +20,6 @@ __all__ = [
     "fit",
     "get_method",
     "learning_rate",
+    "load_teacher",
     "load_weights",
 ]

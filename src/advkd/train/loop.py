@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..attacks import pgd_linf
+from ..attacks import Objective, cross_entropy_objective, kl_to_fixed, kl_to_teacher, pgd_linf
 from ..data import DeviceBatches, PreparedDataset, epoch_generator, select
 from ..devices import autocast
 from ..evaluate.accuracy import accuracy_and_loss
@@ -34,8 +35,9 @@ from ..models import build_model
 from ..models.folding import FoldedTwin
 from ..schema import complete, complete_spec
 from .checkpoint import load_checkpoint, save_checkpoint
+from .ema import WeightAverage
 from .gradstats import GradientStats
-from .objectives import Outputs, loss_function
+from .objectives import TARGETS, Step, loss_function
 from .schedule import build_optimizer, learning_rate
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,8 @@ def load_weights(
 
 
 class _StepRunner:
-    """Computes one training loss: attack (if adversarial), teacher logits, student output, loss."""
+    """Computes one training loss: the attack (if adversarial, with the method's objective), then
+    the method's loss from the forward passes it asks the `Step` for."""
 
     def __init__(self, model: nn.Module, teacher: nn.Module | None, method: Method, spec: dict, runtime: Runtime):
         self.model, self.teacher, self.method, self.rt = model, teacher, method, runtime
@@ -118,7 +121,22 @@ class _StepRunner:
         folded = FoldedTwin(model) if eval_attack else None
         self.folded = folded if folded is not None and folded.folds else None
 
-    def _adversarial(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _objective(self, target: nn.Module, step: Step) -> Objective:
+        """What the attack maximises (advkd.attacks), from the method's `attack` trait."""
+        kind = self.method.attack
+        if kind == "kl_student_clean":
+            with torch.no_grad(), self.rt.autocast():
+                clean = target(step.x).float()
+            return kl_to_fixed(F.softmax(clean, dim=1))
+        if kind == "kl_teacher_clean":
+            return kl_to_fixed(F.softmax(step.teacher(False), dim=1))
+        if kind == "kl_teacher_adversarial":
+            return kl_to_teacher(self.teacher)
+        if kind == "kl_target":
+            return kl_to_fixed(TARGETS[self.method.loss](step, self.options))
+        return cross_entropy_objective(step.y)
+
+    def _adversarial(self, step: Step, generator: torch.Generator) -> torch.Tensor:
         target = self.model
         if self.folded is not None:
             target = self.folded.sync()
@@ -126,32 +144,29 @@ class _StepRunner:
             self.model.eval()
         x_adv = pgd_linf(
             target,
-            x,
-            y,
+            step.x,
+            step.y,
             eps=self.attack["eps"],
             step_size=self.attack["step_size"],
             steps=self.attack["steps"],
             random_start=self.attack["random_start"],
             generator=generator,
             autocast_dtype=self.rt.autocast_dtype,
+            objective=self._objective(target, step),
+            start=self.method.attack_start,
         )
         self.model.train()
         return x_adv
 
     def __call__(
-        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, progress: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(the loss, the logits that accuracy counts: the deepest exit's for a multi-exit method)."""
-        x_student = self._adversarial(x, y, generator) if self.method.adversarial else x
-        z_t = None
-        if self.teacher is not None:
-            with torch.inference_mode(), self.rt.autocast():
-                z_t = self.teacher(x_student if self.teacher_sees_adversarial else x).float()
-            z_t = z_t.clone()  # an ordinary tensor, usable by autograd outside inference mode
-        with self.rt.autocast():
-            out = self.forward(x_student)
-        final = out.logits[-1] if self.method.exits else out
-        return self.loss(Outputs(out, z_t, y), **self.options), final
+        step = Step(x, y, self.forward, self.teacher, self.rt.autocast, self.method.adversarial,
+                    self.teacher_sees_adversarial, progress)  # fmt: skip
+        if self.method.adversarial:
+            step.x_adv = self._adversarial(step, generator)
+        return self.loss(step, **self.options), step.accuracy_logits()
 
 
 @dataclass
@@ -207,8 +222,12 @@ class _Training:
         torch.manual_seed(spec["seed"])
         self.model = build_for_data(spec["model"], data).to(self.rt.device, memory_format=self.rt.memory_format)
         self.optimizer = build_optimizer(self.model, self.recipe["optimizer"])
-        if teacher is not None:
-            teacher = teacher.to(self.rt.device, memory_format=self.rt.memory_format).eval()
+        if teacher is not None:  # frozen: an attack through it (AdaAD) takes input gradients only
+            teacher = teacher.to(self.rt.device, memory_format=self.rt.memory_format).eval().requires_grad_(False)
+        self.average = None
+        if self.method.teacher == "average":  # the student's own weight average teaches it (ADR)
+            self.average = WeightAverage(self.model, spec["method"]["average_decay"])
+            teacher = self.average.model
         flt = spec["data"]
         train_x, train_y = select(
             data.train_x, data.train_y, flt.get("keep_classes"), flt.get("drop_classes"), flt.get("limit")
@@ -241,6 +260,8 @@ class _Training:
             return
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.average is not None:
+            self.average.model.load_state_dict(state["average"])
         torch.set_rng_state(state["cpu_rng"].cpu())
         if self.rt.device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.rt.device)
@@ -261,6 +282,7 @@ class _Training:
                 "gradients": self.grad_epochs,
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
+                "average": self.average.model.state_dict() if self.average is not None else None,
                 "cpu_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(self.rt.device) if cuda else None,
             },
@@ -284,11 +306,14 @@ class _Training:
             )
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            loss, logits = self.step_loss(x, y, generator)
+            progress = (epoch * steps + step) / (self.recipe["epochs"] * steps)
+            loss, logits = self.step_loss(x, y, generator, progress)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.grads.accumulate()
             self.optimizer.step()
+            if self.average is not None:
+                self.average.update()
             totals.add(loss.detach(), logits.detach(), y)
             if (step + 1) % self.recipe["log_every"] == 0 or step + 1 == steps:
                 totals.raise_if_bad(self.run_id, epoch)
