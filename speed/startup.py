@@ -15,7 +15,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-WORK_FILES = {"train": "history.json", "distill": "history.json", "autoattack": "autoattack.json", "pgd": "pgd.json"}
+WORK_FILES = {
+    "train": "history.json",
+    "distill": "history.json",
+    "autoattack": "autoattack.json",
+    "pgd": "pgd.json",
+    "autoattack_best": "autoattack_best.json",
+    "pgd_best": "pgd_best.json",
+}
 
 
 def work_seconds(rule: str, folder: Path) -> float:

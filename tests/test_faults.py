@@ -52,6 +52,7 @@ def cycle(c):
 
 # fmt: off
 BAD_CONFIGS = {
+    "best columns without a validation split": (lambda c: c["tables"]["table4"]["columns"].append("best_accuracy"), r"tables\.table4\.columns: best_accuracy show best-on-validation weights, and no run of the table holds out a validation split"),
     "unknown key": (lambda c: c["recipes"]["mlp"].update(epoch=3), r"recipes\.mlp: unknown key 'epoch'; allowed: epochs, batch_size"),
     "unknown top-level key": (lambda c: c.update(seed=[0]), r"\(top level\): unknown key 'seed'; allowed: name, seeds"),
     "wrong type": (lambda c: c["recipes"]["mlp"].update(epochs="ten"), r"recipes\.mlp\.epochs: 'ten' is not of type 'integer'"),

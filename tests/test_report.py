@@ -23,6 +23,20 @@ def test_curves_figure_is_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_validation_curve_averages_the_epochs_every_seed_scored(tmp_path):
+    """Validation is scored every few epochs: the curve has those epochs (those all seeds have),
+    and a figure with such runs gains a third panel and still writes a PNG."""
+    seeds = [history([0.5, 0.6, 0.7, 0.8]), history([0.4, 0.5, 0.6, 0.7])]
+    for seed, robust in zip(seeds, ([0.2, 0.4], [0.3, 0.5])):
+        seed[1]["val_robust_acc"], seed[3]["val_robust_acc"] = robust
+    seeds[1][2]["val_robust_acc"] = 0.9  # scored by one seed only: left out
+    epochs, values = curves.scored_curve(seeds, "val_robust_acc")
+    assert epochs.tolist() == [2, 4] and values == pytest.approx(np.array([0.25, 0.45]))
+    path = tmp_path / "curves.tmp"
+    curves.plot([("validated", seeds), ("plain", [history([0.1, 0.2])])], path, "Table 7")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_table_shows_exit_accuracies_and_a_dash_for_single_exit_runs():
     definition = {
         "columns": ["accuracy", "exit1", "ensemble"],

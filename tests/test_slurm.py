@@ -31,7 +31,8 @@ pytestmark = pytest.mark.slow
 TEMPLATES = Path(__file__).with_name("slurm")
 ETC = Path("/etc/slurm")
 MARKER = "ClusterName=advkd-test"
-GPU_RULES = {"train", "distill", "autoattack", "pgd"}
+# The runs with a validation split train in the `_validated` twins of train and distill.
+GPU_RULES = {"train", "distill", "autoattack", "pgd", "train_validated", "distill_validated"}
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
 
 

@@ -112,6 +112,12 @@ def test_table_cells_are_the_runs_numbers(workdir):
         assert float(table7[label]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
         assert float(table7[label]["accuracy_mean"]) == pytest.approx(100 * metrics["test_acc"])
     assert float(table7["PGD-AT"]["autoattack_mean"]) == float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"])
+    # "Best": the best-on-validation weights (best.pt); their AutoAttack: tests/test_validation.py
+    for label, name in (("ADR", "resnet18_adr"), ("ARD", "resnet18_ard")):
+        (metrics,) = run_files(workdir, name, "metrics.json")
+        (history,) = run_files(workdir, name, "history.json")
+        assert metrics["best"]["epoch"] in [row["epoch"] for row in history if row.get("val_robust_acc") is not None]
+        assert float(table7[label]["best_accuracy_mean"]) == pytest.approx(100 * metrics["best"]["test_acc"])
 
     table2 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table2.csv")}
     (omit,) = run_files(workdir, "omit1_plain", "metrics.json")
@@ -196,10 +202,10 @@ def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     # MNIST, CIFAR-10 and CIFAR-100; Tables 1-7 and the CIFAR-100 versions of Tables 3-5 and 7
-    assert counts["prepare_data"] == "3" and counts["train"] == "47" and counts["distill"] == "64"
-    assert (
-        counts["autoattack"] == "60" and counts["pgd"] == "60" and counts["table"] == "11" and counts["figure1"] == "1"
-    )
+    assert counts["prepare_data"] == "3" and counts["train"] == "35" and counts["distill"] == "28"
+    assert counts["train_validated"] == "12" and counts["distill_validated"] == "36"  # Table 7's students
+    assert counts["autoattack"] == "60" and counts["pgd"] == "60" and counts["autoattack_best"] == "48"
+    assert counts["table"] == "11" and counts["figure1"] == "1"
     # Table 7: one WRN-34-10 teacher per dataset; every student at seeds 0-2, each attacked
     jobs = set(re.findall(r"^rule (\w+):\n(?:\s+\w+: .*\n)*?\s+wildcards: run_id=(\w+)\.s(\d)\.", result.stdout, re.M))
     assert {(rule, seed) for rule, run, seed in jobs if run == "wrn_trades"} == {

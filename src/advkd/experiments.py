@@ -29,6 +29,9 @@ HASH_LENGTH = 10
 # Table columns read from a run's autoattack.json or pgd.json (see advkd.report.tables.METRICS).
 AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square"})
 PGD_COLUMNS = frozenset({"pgd"})
+# The best-on-validation weights' columns: their runs' recipes need `validation`.
+BEST_COLUMNS = frozenset({"best_accuracy", "best_autoattack", "best_pgd"})
+ATTACK_COLUMNS = AUTOATTACK_COLUMNS | PGD_COLUMNS | {"best_autoattack", "best_pgd"}  # need `autoattack`
 SUBSET_COLUMNS = frozenset({"without", "only"})  # Table 2: need a run that omits classes
 
 # Class counts known before any download (an idx_dir source declares its own with `classes`).
@@ -87,6 +90,11 @@ class Run:
     @property
     def folder(self) -> str:
         return f"results/runs/{self.id}"
+
+    @property
+    def validated(self) -> bool:
+        """Holds out a validation split and keeps its best weights on it (recipe `validation`)."""
+        return "validation" in self.spec["recipe"]
 
     @property
     def distilled(self) -> bool:
@@ -243,17 +251,26 @@ class Registry:
                             "one run has one paper value per column"
                         )
             self._check_attack_settings(f"tables.{table}.columns", columns)
+            validated = [row["run"] for row in definition["rows"] if self._recipe_of(row["run"]).get("validation")]
+            if columns & BEST_COLUMNS and not validated:
+                raise ConfigError(
+                    f"tables.{table}.columns: {', '.join(sorted(columns & BEST_COLUMNS))} show best-on-validation "
+                    "weights, and no run of the table holds out a validation split (recipe validation: {size: ...})"
+                )
         self._check_figure()
+
+    def _recipe_of(self, run_name: str) -> dict:
+        return self.config["recipes"].get(self.config["runs"][run_name]["recipe"], {})
 
     def _check_attack_settings(self, where: str, columns: set[str]) -> None:
         attack = self.config.get("autoattack")
-        if columns & (AUTOATTACK_COLUMNS | PGD_COLUMNS) and attack is None:
+        if columns & ATTACK_COLUMNS and attack is None:
             raise ConfigError(
-                f"{where}: {', '.join(sorted(columns & (AUTOATTACK_COLUMNS | PGD_COLUMNS)))} "
-                "need an autoattack block (eps, ...)"
+                f"{where}: {', '.join(sorted(columns & ATTACK_COLUMNS))} need an autoattack block (eps, ...)"
             )
-        if columns & PGD_COLUMNS and "pgd" not in attack:
-            raise ConfigError(f"{where}: column pgd needs autoattack.pgd (steps, step_size)")
+        pgd = sorted(columns & {"pgd", "best_pgd"})
+        if pgd and "pgd" not in attack:
+            raise ConfigError(f"{where}: column {pgd[0]} needs autoattack.pgd (steps, step_size)")
         if attack is not None and self.autoattack["version"] == "standard" and "attacks" in attack:
             raise ConfigError(
                 "autoattack.attacks: version standard runs its own four attacks; set version: custom to choose"
@@ -309,11 +326,20 @@ class Registry:
     def table_needs_pgd(self, table: str) -> bool:
         return not PGD_COLUMNS.isdisjoint(self.config["tables"][table]["columns"])
 
+    def table_best_evaluations(self, table: str) -> set[str]:
+        """Which evaluations of the best weights the table shows (autoattack, pgd): they run for
+        its validated runs; the others show a dash there."""
+        columns = set(self.config["tables"][table]["columns"])
+        return {kind for kind in ("autoattack", "pgd") if f"best_{kind}" in columns}
+
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))
         return [run for name in names for run in self.seeds(name)]
 
-    def id_pattern(self, distilled: bool) -> str:
-        """A regex matching exactly the ids of distilled (or plainly trained) runs, for wildcards."""
-        ids = sorted(r.id for r in self._runs.values() if r.distilled == distilled)
+    def id_pattern(self, distilled: bool | None = None, validated: bool | None = None) -> str:
+        """A regex matching exactly the ids of the runs that are distilled (or not) and validated
+        (or not), None meaning either, for wildcards."""
+        ids = sorted(
+            r.id for r in self._runs.values() if distilled in (None, r.distilled) and validated in (None, r.validated)
+        )
         return "|".join(i.replace(".", r"\.") for i in ids) or "(?!)"

@@ -97,10 +97,12 @@ def get_table_runs(wildcards):
 def get_table_inputs(wildcards):
     runs = get_table_runs(wildcards)
     attacked = REGISTRY.table_needs_autoattack(wildcards.table)
+    best = REGISTRY.table_best_evaluations(wildcards.table)
     return {
         "metrics": [f"{r.folder}/metrics.json" for r in runs],
         "autoattack": [f"{r.folder}/autoattack.json" for r in runs] if attacked else [],
         "pgd": [f"{r.folder}/pgd.json" for r in runs] if REGISTRY.table_needs_pgd(wildcards.table) else [],
+        **{f"{kind}_best": [f"{r.folder}/{kind}_best.json" for r in runs if r.validated] for kind in best},
     }
 
 

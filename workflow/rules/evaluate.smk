@@ -46,3 +46,32 @@ rule pgd:
         attack=get_pgd_params,
     script:
         "../scripts/pgd.py"
+
+
+# The best-on-validation weights (best.pt) of a run whose recipe holds out a validation split.
+use rule autoattack as autoattack_best with:
+    input:
+        model="results/runs/{run_id}/best.pt",
+        data=get_run_dataset,
+    output:
+        "results/runs/{run_id}/autoattack_best.json",
+    log:
+        "logs/autoattack_best/{run_id}.log",
+    benchmark:
+        "benchmarks/autoattack_best/{run_id}.tsv"
+    wildcard_constraints:
+        run_id=REGISTRY.id_pattern(validated=True),
+
+
+use rule pgd as pgd_best with:
+    input:
+        model="results/runs/{run_id}/best.pt",
+        data=get_run_dataset,
+    output:
+        "results/runs/{run_id}/pgd_best.json",
+    log:
+        "logs/pgd_best/{run_id}.log",
+    benchmark:
+        "benchmarks/pgd_best/{run_id}.tsv"
+    wildcard_constraints:
+        run_id=REGISTRY.id_pattern(validated=True),

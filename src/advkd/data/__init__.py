@@ -1,7 +1,7 @@
 """Datasets: sources, the cached prepared file, class filters and on-device batches."""
 
 from .batches import DeviceBatches, epoch_generator, random_crop, random_flip
-from .filters import class_mask, select
+from .filters import class_mask, hold_out, select
 from .idx import IdxFormatError, read_idx, write_idx
 from .prepared import CorruptDatasetError, PreparedDataset, load, prepare
 from .sources import DataUnavailableError, load_source
@@ -14,6 +14,7 @@ __all__ = [
     "PreparedDataset",
     "class_mask",
     "epoch_generator",
+    "hold_out",
     "load",
     "load_source",
     "prepare",

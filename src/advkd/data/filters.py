@@ -1,4 +1,5 @@
-"""Subsets of a prepared dataset: keep or drop classes, and take the first n training examples."""
+"""Subsets of a prepared dataset: keep or drop classes, take the first n training examples, hold
+out a validation split."""
 
 from __future__ import annotations
 
@@ -32,3 +33,18 @@ def select(
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     return images, labels
+
+
+HOLD_OUT_SEED = 0  # the validation draw is the same for every run and seed of a dataset and filter
+
+
+def hold_out(
+    images: torch.Tensor, labels: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train images, train labels, validation images, validation labels): `size` examples drawn
+    with a fixed seed, so no run ever trains on another's validation split."""
+    if not 0 < size < len(labels):
+        raise ValueError(f"validation size {size} must be between 1 and {len(labels) - 1}, the training examples left")
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(HOLD_OUT_SEED))
+    train, held = order[size:].sort().values, order[:size].sort().values
+    return images[train], labels[train], images[held], labels[held]

@@ -17,7 +17,14 @@ from .work import Job, attack_jobs, dataset_size, plan_jobs, training_job
 
 SAFETY = 3.0  # a cluster job asks for 3x its estimate ...
 MIN_RUNTIME_MINUTES = 10  # ... and at least 10 minutes (start-up, a slow node, a shared GPU)
-OUTPUTS = {"train": "metrics.json", "distill": "metrics.json", "autoattack": "autoattack.json", "pgd": "pgd.json"}
+OUTPUTS = {
+    "train": "metrics.json",
+    "distill": "metrics.json",
+    "autoattack": "autoattack.json",
+    "pgd": "pgd.json",
+    "autoattack_best": "autoattack_best.json",
+    "pgd_best": "pgd_best.json",
+}
 
 
 def is_done(job: Job, workdir: Path) -> bool:
@@ -44,7 +51,7 @@ class RuntimeRequests:
         if rule in ("train", "distill"):
             job = training_job(run, size)
         else:
-            (job,) = attack_jobs(run, size, self.registry.autoattack, rule == "autoattack", rule == "pgd")
+            (job,) = attack_jobs(run, size, self.registry.autoattack, {rule})
         return runtime_minutes(job, self.rates)
 
 

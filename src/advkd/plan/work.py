@@ -14,6 +14,7 @@ AutoAttack: its documented budgets as an upper bound (every point survives every
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +137,11 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     evaluation = 1 + bool(spec["data"].get("drop_classes")) + bool(method.exits)  # passes for metrics.json
     teacher_flops = epochs * n * teacher_per_image
     flops = epochs * (n * per_image + size.n_test * student) + evaluation * size.n_test * student + teacher_flops
+    if "validation" in recipe:  # each scoring: a clean pass and, if adversarial, PGD; then the best on the test set
+        validation = recipe["validation"]
+        scorings = epochs // validation["every"] + bool(epochs % validation["every"])
+        pgd_passes = 2 * validation["pgd_steps"] + 1 if method.adversarial else 0
+        flops += scorings * validation["size"] * (1 + pgd_passes) * student + size.n_test * student
     steps = epochs * math.ceil(n / recipe["batch_size"]) * (1 + attack_steps)
     kind = "adversarial" if method.adversarial else "train"
     rule = "distill" if run.distilled else "train"
@@ -144,8 +150,9 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     return Job(rule, run.id, flops, steps, kind, epochs, key, recipe["batch_size"], teacher_key, teacher_flops)
 
 
-def attack_jobs(run: Run, size: DatasetSize, attack: dict, autoattack: bool, pgd: bool) -> list[Job]:
-    """The run's AutoAttack and PGD jobs, those a table shows."""
+def attack_jobs(run: Run, size: DatasetSize, attack: dict, evaluations: Collection[str]) -> list[Job]:
+    """The run's AutoAttack and PGD jobs that a table shows (`evaluations`: autoattack, pgd, and
+    their `_best` twins on the best-on-validation weights, the same work)."""
     forward = forward_flops(run.spec["model"], size.shape, size.classes)
     key = model_key(run.spec["model"], size.shape)
     n = min(attack["n"] or size.n_test, size.n_test)
@@ -154,12 +161,15 @@ def attack_jobs(run: Run, size: DatasetSize, attack: dict, autoattack: bool, pgd
     chosen = attack.get("attacks") or list(iterations)
     passes = sum(iterations[a] * PASSES_PER_ITERATION[a] for a in chosen)
     jobs = []
-    if autoattack:
-        steps = batches * sum(iterations[a] for a in chosen)
-        jobs.append(Job("autoattack", run.id, n * forward * (1 + passes), steps, "attack", 0, key, batch))
-    if pgd:
-        steps = attack["pgd"]["steps"]
-        jobs.append(Job("pgd", run.id, n * forward * (2 * steps + 1), batches * steps, "attack", 0, key, batch))
+    for evaluation in sorted(evaluations):
+        if evaluation.startswith("autoattack"):
+            steps = batches * sum(iterations[a] for a in chosen)
+            jobs.append(Job(evaluation, run.id, n * forward * (1 + passes), steps, "attack", 0, key, batch))
+        else:
+            steps = attack["pgd"]["steps"]
+            jobs.append(
+                Job(evaluation, run.id, n * forward * (2 * steps + 1), batches * steps, "attack", 0, key, batch)
+            )
     return jobs
 
 
@@ -167,17 +177,21 @@ def plan_jobs(registry: Registry) -> list[Job]:
     """Every training (with its evaluation), AutoAttack and PGD job the config's tables and figure need."""
     config = registry.config
     sizes = {key: dataset_size(spec) for key, spec in config["datasets"].items()}
-    shown, attacked, pgd = {}, set(), set()
+    shown: dict[str, Run] = {}
+    evaluations: dict[str, set[str]] = {}  # run id -> the attack jobs its tables need
     for table in config.get("tables", {}):
-        runs = registry.table_runs(table)
-        shown.update((run.id, run) for run in runs)
-        attacked |= {run.id for run in runs} if registry.table_needs_autoattack(table) else set()
-        pgd |= {run.id for run in runs} if registry.table_needs_pgd(table) else set()
+        kinds = {f"{kind}_best" for kind in registry.table_best_evaluations(table)}
+        kinds |= {"autoattack"} if registry.table_needs_autoattack(table) else set()
+        kinds |= {"pgd"} if registry.table_needs_pgd(table) else set()
+        for run in registry.table_runs(table):
+            shown[run.id] = run
+            own = kinds if run.validated else {kind for kind in kinds if not kind.endswith("_best")}
+            evaluations.setdefault(run.id, set()).update(own)
     trained = {}
     for run in [*shown.values(), *registry.figure_runs()]:
         while run is not None and run.id not in trained:  # a run and the teachers it learns from
             trained[run.id], run = run, run.teacher
     jobs = [training_job(run, sizes[run.dataset]) for run in trained.values()]
     for run in shown.values():
-        jobs += attack_jobs(run, sizes[run.dataset], registry.autoattack, run.id in attacked, run.id in pgd)
+        jobs += attack_jobs(run, sizes[run.dataset], registry.autoattack, evaluations[run.id])
     return jobs

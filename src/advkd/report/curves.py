@@ -1,5 +1,6 @@
 """Training curves: test accuracy and test loss per epoch for every row of a table, averaged over
-seeds, so a reader sees how each method got to its final number (and whether it had converged)."""
+seeds, so a reader sees how each method got to its final number (and whether it had converged);
+for runs with a validation split also its PGD accuracy, where robust overfitting shows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ def mean_curve(histories: Sequence[list[dict]], key: str) -> np.ndarray:
     return np.mean([[row[key] for row in history[:length]] for history in histories], axis=0)
 
 
+def scored_curve(histories: Sequence[list[dict]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, mean over seeds) of a column scored every few epochs only (the validation's):
+    the epochs every seed scored."""
+    scored = [{row["epoch"]: row[key] for row in history if row.get(key) is not None} for history in histories]
+    epochs = sorted(set.intersection(*(set(seed) for seed in scored)))
+    return np.array(epochs), np.array([np.mean([seed[e] for seed in scored]) for e in epochs])
+
+
 def plot(rows: Sequence[tuple[str, Sequence[list[dict]]]], path: str | Path, title: str = "") -> None:
     """One line per (label, histories) row: test accuracy (%) on the left, test loss on the right."""
     import matplotlib
@@ -22,14 +31,21 @@ def plot(rows: Sequence[tuple[str, Sequence[list[dict]]]], path: str | Path, tit
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (accuracy, loss) = plt.subplots(1, 2, figsize=(11, 4))
+    validated = any(row.get("val_robust_acc") is not None for _, runs in rows for run in runs for row in run)
+    fig, axes = plt.subplots(1, 3 if validated else 2, figsize=(16 if validated else 11, 4))
+    accuracy, loss = axes[:2]
     for label, histories in rows:
         acc = 100 * mean_curve(histories, "test_acc")
         epochs = np.arange(1, len(acc) + 1)
         accuracy.plot(epochs, acc, label=f"{label} (n={len(histories)})")
         loss.plot(epochs, mean_curve(histories, "test_loss"), label=label)
+        if validated:
+            scored, robust = scored_curve(histories, "val_robust_acc")
+            axes[2].plot(scored, 100 * robust, marker=".", label=label)
     accuracy.set(xlabel="epoch", ylabel="test accuracy (%)")
     loss.set(xlabel="epoch", ylabel="test loss")
+    if validated:
+        axes[2].set(xlabel="epoch", ylabel="validation PGD accuracy (%)")
     accuracy.legend(fontsize="small")
     fig.suptitle(f"{title}: training curves, mean over seeds" if title else "Training curves, mean over seeds")
     fig.tight_layout()

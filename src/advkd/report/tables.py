@@ -24,6 +24,15 @@ METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
     "fab_t": ("after FAB-T (%)", lambda m: _after(m, "fab-t"), True),
     "square": ("after Square (%)", lambda m: _after(m, "square"), True),
     "pgd": ("PGD acc. (%)", lambda m: 100 * m["pgd"]["acc"], True),
+    # The best-on-validation weights (recipe `validation`); the columns above are the last epoch's.
+    # A run without a validation split has none: a dash.
+    "best_accuracy": ("Best: accuracy (%)", lambda m: 100 * m["eval"].get("best", {}).get("test_acc", math.nan), True),
+    "best_autoattack": (
+        "Best: AutoAttack acc. (%)",
+        lambda m: 100 * m.get("autoattack_best", {}).get("robust_acc", math.nan),
+        True,
+    ),
+    "best_pgd": ("Best: PGD acc. (%)", lambda m: 100 * m.get("pgd_best", {}).get("acc", math.nan), True),
     # BYOT: the shallower exits and the ensemble of all exits ("accuracy" is the deepest exit).
     "exit1": ("Exit 1/4 (%)", lambda m: _exit(m, 0), True),
     "exit2": ("Exit 2/4 (%)", lambda m: _exit(m, 1), True),

@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..attacks import Objective, cross_entropy_objective, kl_to_fixed, kl_to_teacher, pgd_linf
-from ..data import DeviceBatches, PreparedDataset, epoch_generator, select
+from ..data import DeviceBatches, PreparedDataset, epoch_generator, hold_out, select
 from ..devices import autocast
 from ..evaluate.accuracy import accuracy_and_loss
 from ..evaluate.health import collapse_flags
@@ -39,6 +39,7 @@ from .ema import WeightAverage
 from .gradstats import GradientStats
 from .objectives import TARGETS, Step, loss_function
 from .schedule import build_optimizer, learning_rate
+from .validation import Validation
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class TrainResult:
     model: nn.Module
     history: list[dict] = field(default_factory=list)
     gradients: dict = field(default_factory=dict)
+    best: dict | None = None  # with recipe `validation`: {"epoch", "score", "state"} of the best weights
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,12 @@ class _Training:
         train_x, train_y = select(
             data.train_x, data.train_y, flt.get("keep_classes"), flt.get("drop_classes"), flt.get("limit")
         )
+        self.validation = None
+        if "validation" in self.recipe:
+            train_x, train_y, val_x, val_y = hold_out(train_x, train_y, self.recipe["validation"]["size"])
+            attack = self.recipe.get("attack") if self.method.adversarial else None
+            settings = self.recipe["validation"]
+            self.validation = Validation(val_x, val_y.to(self.rt.device), settings, attack, self.rt.autocast_dtype)
         augment = self.recipe["augment"]
         self.batches = DeviceBatches(
             train_x,
@@ -262,6 +270,8 @@ class _Training:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.average is not None:
             self.average.model.load_state_dict(state["average"])
+        if self.validation is not None:
+            self.validation.best = state["best"]
         torch.set_rng_state(state["cpu_rng"].cpu())
         if self.rt.device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.rt.device)
@@ -283,6 +293,7 @@ class _Training:
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "average": self.average.model.state_dict() if self.average is not None else None,
+                "best": self.validation.best if self.validation is not None else None,
                 "cpu_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(self.rt.device) if cuda else None,
             },
@@ -343,6 +354,8 @@ class _Training:
             "test_loss": test_loss,
             "seconds": round(time.time() - started, 3),
         }
+        if self.validation is not None and self.validation.due(epoch, self.recipe["epochs"]):
+            row.update(self.validation.score(self.model, epoch))
         self.history.append(row)
         self.grad_epochs.append(self.grads.pop_epoch())
         log.info(
@@ -396,7 +409,8 @@ def fit(
                 )
     for flag in collapse_flags(run.history, run.history[-1]["test_acc"], data.test_y.tolist()):
         log.warning("run %s: COLLAPSED? %s", run_id, flag)
-    return TrainResult(run.model.eval(), run.history, {"names": run.grads.names, "epochs": run.grad_epochs})
+    best = run.validation.best if run.validation is not None else None
+    return TrainResult(run.model.eval(), run.history, {"names": run.grads.names, "epochs": run.grad_epochs}, best)
 
 
 def _check(spec: dict, data: PreparedDataset, run_id: str, teacher: nn.Module | None) -> None:
