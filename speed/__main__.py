@@ -27,7 +27,6 @@ from .workloads import (
     Case,
     ConventionalEpoch,
     TeacherInference,
-    silence_collapse_flags,
     synthetic,
 )
 
@@ -120,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         help="item 5: time the shrunk demo of the tests (default), the full demo, or skip it",
     )
     args = parser.parse_args(argv)
-    silence_collapse_flags()
     device = pick_device(args.device)
     for line in machine.describe(device):
         print(line)

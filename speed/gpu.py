@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import subprocess
@@ -41,36 +40,17 @@ from advkd.data.sources import RawSplits
 from advkd.devices import claim_device, pick_device, visible_devices
 from advkd.evaluate import count_flops, run_autoattack
 from advkd.evaluate.autoattack import Unfoolable
-from advkd.methods import METHODS, Method
+from advkd.methods import METHODS, example_options
 from advkd.models.folding import FoldedTwin
+from advkd.plan.gpus import datasheet_of
+from advkd.plan.measured import WORKLOADS, AttackRate, GpuCheck, TrainingRate
 from advkd.train import build_for_data, fit
 
 from . import machine
-from .workloads import ATTACK, AdvkdEpoch, Case, silence_collapse_flags, synthetic
+from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
 
-# Dense bf16 tensor-core peaks from the vendors' datasheets, in TFLOP/s (SXM parts where both exist).
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.0}
-# Forward-pass equivalents per training image (a backward costs about two forwards): a step is
-# 3; KD adds the teacher's forward (1 for a teacher of the student's size); PGD-7 adds seven
-# forward + input-backward passes (2 each; the weight gradients are never computed).
-PASSES = {"standard": 3, "KD": 4, "PGD-7": 3 + 7 * 2}
+# The KD workload's options; its teacher is a second model of the student's size.
 KD = {"name": "kd", "alpha": 0.9, "temperature": 4.0}
-# Options of check (a) where the paper config's values differ from `example_options`' stand-ins.
-METHOD_OPTIONS = {
-    "kd": {"alpha": 0.9, "temperature": 4.0},
-    "at_kd": {"alpha": 0.9, "temperature": 4.0},
-    "tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
-    "at_tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
-    "byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
-    "at_byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
-}
-
-
-def example_options(method: Method) -> dict:
-    """A value for every required option of a method (so a new method is checked without an
-    edit here): 0.5 within [0, 1], else 2 (temperatures, weights); then METHOD_OPTIONS."""
-    values = {key: 0.5 if o.schema.get("maximum") == 1 else 2.0 for key, o in method.options.items() if o.required}
-    return {**values, **METHOD_OPTIONS.get(method.name, {})}
 
 
 COMPILE_BUDGET_S = 240  # compiling is minutes of CPU work: the check must still end within its 8 minutes
@@ -106,12 +86,15 @@ SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16,
 
 @dataclass
 class Report:
+    """The verdicts as they come (printed at once), and the measured record for the cost model."""
+
+    record: GpuCheck
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-    figures: dict = field(default_factory=dict)
 
     def add(self, check: str, case: str, ok: bool | None, detail: str) -> None:
         verdict = {True: "pass", False: "FAIL", None: "-"}[ok]
         self.rows.append((check, case, verdict, detail))
+        self.record.rows.append([check, case, verdict, detail])
         print(f"  ({check}) {case}: {verdict} {detail}", flush=True)
 
     @property
@@ -302,10 +285,9 @@ def check_claim(report: Report, device: torch.device) -> None:
 
 
 def peak_flops(device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((tflops * 1e12 for key, tflops in PEAK_BF16_TFLOPS.items() if key in name), None)
+    """The device's dense bf16 peak (advkd.plan.gpus), or None for a CPU or an unknown GPU."""
+    sheet = datasheet_of(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    return sheet.bf16_tflops * 1e12 if sheet else None
 
 
 def time_epochs(report: Report, size: Size, device: torch.device) -> None:
@@ -320,12 +302,10 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
         flops = count_flops(build_for_data(model, data).to(device), shape)["flops"]
         torch.manual_seed(1)
         teacher = build_for_data(model, data).to(device).eval()
-        for label, method, attack in (
-            ("standard", {"name": "ce"}, None),
-            ("KD", KD, None),
-            ("PGD-7", {"name": "at"}, ATTACK),
-        ):
-            kd_teacher = teacher if label == "KD" else None
+        for label, (name, steps, taught) in WORKLOADS.items():  # as the cost model counts them
+            method = KD if name == "kd" else {"name": name}
+            attack = {**ATTACK, "steps": steps} if steps else None
+            kd_teacher = teacher if taught else None
             AdvkdEpoch(
                 warm, warm_data, device, method, teacher=kd_teacher, attack=attack
             )()  # cuDNN autotuning, allocator
@@ -335,16 +315,9 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
             epoch()
             _sync(device)
             seconds = time.perf_counter() - started
-            rate = case.n_train / seconds
-            mfu = flops * PASSES[label] * rate / peak if peak else None
-            key = f"{arch}_w{width:g}_{size.epoch_side}px_{label}"
-            report.figures.setdefault("train", {})[key] = {
-                "images_per_s": rate,
-                "mfu": mfu,
-                "flops_per_image": flops,
-                "passes": PASSES[label],
-                "batch_size": 128,
-            }
+            figure = TrainingRate(model, size.epoch_side, label, case.n_train / seconds, flops, 128)
+            report.record.training.append(figure)
+            rate, mfu = figure.images_per_s, figure.utilisation(peak) if peak else None
             report.add(
                 "e",
                 f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128",
@@ -396,13 +369,16 @@ def time_attack_passes(report: Report, size: Size, device: torch.device) -> None
         None,
         f"{len(x) / budget['seconds']:,.1f} points/s (robust {budget['robust_acc']:.2f}: {per_attack})",
     )
-    report.figures["attack"] = {
-        f"{arch}_w{width:g}_{size.epoch_side}px": {
-            "forward_per_s": rates["forward"],
-            "forward_backward_per_s": rates["forward+input-backward"],
-            "autoattack_full_budget": {"points": len(x), "attack_seconds": budget["attack_seconds"]},
-        }
-    }
+    report.record.attacks.append(
+        AttackRate(
+            {"arch": arch, "width": width},
+            size.epoch_side,
+            rates["forward"],
+            rates["forward+input-backward"],
+            len(x),
+            budget["attack_seconds"],
+        )
+    )
 
 
 def time_startup(report: Report, device: torch.device) -> None:
@@ -411,7 +387,7 @@ def time_startup(report: Report, device: torch.device) -> None:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     seconds = time.perf_counter() - started
-    report.figures["startup_s"] = seconds
+    report.record.startup_s = seconds
     report.add("e", f"process start-up (python, import torch, first {device.type} op)", None, f"{seconds:.2f} s")
 
 
@@ -426,7 +402,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--json", type=Path, help="also write every figure and verdict to this file")
     args = parser.parse_args(argv)
-    silence_collapse_flags()
     device = pick_device(args.device)
     size = SMOKE if args.smoke else FULL
     if device.type != "cuda" and not args.smoke:
@@ -434,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     described = machine.describe(device)
     print("\n".join(described), flush=True)
-    report = Report()
+    sheet = datasheet_of(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    report = Report(GpuCheck(described, sheet.key if sheet else None, args.smoke))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -451,8 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(described))
     print(report.table())
     if args.json:
-        payload = {"machine": described, "smoke": args.smoke, "rows": report.rows, "figures": report.figures}
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        report.record.write(args.json)
     return 1 if report.failed else 0
 
 

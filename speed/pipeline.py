@@ -5,27 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHRINK = REPO / "tests" / "workflow" / "shrink.yaml"  # the end-to-end test's shrunk demo
-
-
-def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    """The Snakemake CLI on this repository's Snakefile, working in `workdir` (the tests use it too)."""
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
+from advkd.workflow import QUICK, REPO, snakemake_command
 
 
 def snakemake(workdir: Path, *args: str) -> tuple[float, str]:
@@ -46,8 +30,8 @@ def run(report, full_demo: bool) -> None:
         plan, planned = snakemake(work, "--dry-run", "--resources", "gpu=1")
         jobs = re.search(r"^total\s+(\d+)$", planned, flags=re.M).group(1)
         print(f"5. snakemake -n on the paper config ({jobs} jobs): {plan:.1f} s", flush=True)
-        configs = [str(work / "config" / "demo.yaml")] + ([] if full_demo else [str(SHRINK)])
-        label = "demo" if full_demo else "shrunk demo (tests/workflow/shrink.yaml)"
+        configs = [str(work / "config" / "demo.yaml")] + ([] if full_demo else [str(QUICK)])
+        label = "demo" if full_demo else "quick demo (config/quick.yaml)"
         demo, _ = snakemake(work, "--configfile", *configs)
         noop, _ = snakemake(work, "--configfile", *configs)
         print(f"5. {label}: {demo:.1f} s; no-op rerun {noop:.1f} s", flush=True)

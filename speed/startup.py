@@ -1,6 +1,6 @@
 """`python -m speed.startup DIR`: how much of a finished workflow's job time is fixed per-job cost.
 
-Reads Snakemake's own job timings (DIR/benchmarks/<rule>/<run id>.tsv, wall seconds per job) and
+Reads Snakemake's own job timings (DIR/benchmarks/<rule>/<wildcards>.tsv, wall seconds per job) and
 what each job spent on its work, as the job recorded it: the training epochs (history.json's
 `seconds`, test pass and checkpoint included), AutoAttack's attacks and PGD's steps (their JSON's
 `seconds`). Everything else is fixed cost: the interpreter and Snakemake's script preamble,
@@ -15,33 +15,29 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-WORK_FILES = {
-    "train": "history.json",
-    "distill": "history.json",
-    "autoattack": "autoattack.json",
-    "pgd": "pgd.json",
-    "autoattack_best": "autoattack_best.json",
-    "pgd_best": "pgd_best.json",
-}
+from advkd.columns import ATTACKS, evaluation_file
+
+WORK_RULES = ("train", *ATTACKS)  # the rules whose jobs record their work's seconds
 
 
-def work_seconds(rule: str, folder: Path) -> float:
-    recorded = json.loads((folder / WORK_FILES[rule]).read_text())
-    if rule in ("train", "distill"):
-        return sum(row["seconds"] for row in recorded)
-    return recorded["seconds"]
+def work_seconds(rule: str, wildcards: str, runs: Path) -> float:
+    """What a job recorded as its work: a training job's epochs, an attack's seconds."""
+    if rule == "train":
+        return sum(row["seconds"] for row in json.loads((runs / wildcards / "history.json").read_text()))
+    run_id, weights = wildcards.rsplit(".", 1)
+    return json.loads((runs / run_id / evaluation_file(rule, weights)).read_text())["seconds"]
 
 
 def shares(workdir: Path) -> dict[str, list[float]]:
     """Per rule: [jobs, wall seconds, work seconds]."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for timing in sorted((workdir / "benchmarks").glob("*/*.tsv")):
-        rule, run_id = timing.parent.name, timing.stem
+        rule, wildcards = timing.parent.name, timing.stem
         wall = float(timing.read_text().splitlines()[1].split("\t")[0])
         row = totals[rule]
         row[0] += 1
         row[1] += wall
-        row[2] += work_seconds(rule, workdir / "results" / "runs" / run_id) if rule in WORK_FILES else 0.0
+        row[2] += work_seconds(rule, wildcards, workdir / "results" / "runs") if rule in WORK_RULES else 0.0
     return totals
 
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import tempfile
@@ -52,12 +51,6 @@ MLP = Case(
 )
 TEST_SIZE = 128  # one evaluation batch: the end-of-epoch test pass is in every advkd timing, kept small
 ATTACK = {"eps": 8 / 255, "step_size": 2 / 255, "steps": 7, "random_start": True, "model_mode": "eval"}  # PGD-7
-
-
-def silence_collapse_flags() -> None:
-    """Timed runs train a few steps or on random labels, so they end at chance by design: the
-    loop's `COLLAPSED?` warning, meant for real runs, is noise here and is dropped."""
-    logging.getLogger("advkd.train.loop").addFilter(lambda record: "COLLAPSED?" not in str(record.msg))
 
 
 def synthetic(case: Case, n_test: int = TEST_SIZE, seed: int = 0) -> PreparedDataset:

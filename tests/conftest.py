@@ -12,11 +12,9 @@ import pytest
 
 from advkd.data import prepare
 from advkd.train import fit
-from speed.pipeline import snakemake_command
+from advkd.workflow import QUICK, REPO, snakemake_command
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-REPO = Path(__file__).resolve().parents[1]
-SHRINK = Path(__file__).with_name("workflow") / "shrink.yaml"
 
 
 def mlp_spec(**overrides) -> dict:
@@ -49,8 +47,8 @@ def trained_mlp(digits, tmp_path_factory):
 
 
 def snakemake(workdir: Path, *args: str, extra_configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
-    """The shrunk demo's Snakemake CLI in `workdir` (demo.yaml + tests/workflow/shrink.yaml + extras)."""
-    configs = [str(workdir / "demo.yaml"), str(SHRINK), *map(str, extra_configs)]
+    """The quick demo's Snakemake CLI in `workdir` (demo.yaml + config/quick.yaml + extras)."""
+    configs = [str(workdir / "demo.yaml"), str(QUICK), *map(str, extra_configs)]
     cmd = snakemake_command(workdir, "--cores", "2", *args, "--configfile", *configs)  # targets before the files
     return subprocess.run(cmd, capture_output=True, text=True)
 

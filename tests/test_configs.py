@@ -11,7 +11,7 @@ import yaml
 
 import advkd.config
 from advkd.schema import complete
-from speed.pipeline import snakemake_command
+from advkd.workflow import snakemake_command
 
 from .conftest import FASHION_DIR, REPO
 

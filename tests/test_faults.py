@@ -28,6 +28,7 @@ import advkd.io
 import advkd.joblog
 from advkd.data import CorruptDatasetError, DataUnavailableError, IdxFormatError, load, prepare, read_idx, write_idx
 from advkd.data.sources import load_idx_dir
+from advkd.evaluate import run_metrics
 from advkd.experiments import ConfigError
 from advkd.io import load_torch, write_json
 from advkd.train import CheckpointMismatchError, NonFiniteLossError, Preempted, fit, load_weights
@@ -48,6 +49,16 @@ def broken(edit) -> dict:
 
 def cycle(c):
     c["runs"]["mlp_teacher"].update(method={"name": "kd", "alpha": 0.5, "temperature": 2.0}, teacher="mlp_student_kd")
+
+
+def with_reference(c, table, dataset):
+    c["tables"][table]["reference"] = {"source": "a test", "dataset": dataset}
+
+
+def two_reference_values(c):
+    for table, row, value in (("table3", 1, [94.98, 0.1]), ("table4", 0, [95.29, 0.09])):
+        with_reference(c, table, "digits")
+        c["tables"][table]["rows"][row]["paper"] = {"accuracy": value}
 
 
 # fmt: off
@@ -98,9 +109,14 @@ BAD_CONFIGS = {
     "every class dropped": (lambda c: c["runs"]["omit1_kd"]["data"].update(drop_classes=list(range(10))), r"runs\.omit1_kd\.data\.drop_classes: drops every class of dataset 'digits'"),
     "duplicate table column": (lambda c: c["tables"]["table1"]["columns"].append("accuracy"), r"tables\.table1\.columns: .* has non-unique elements"),
     "empty class filter": (lambda c: c["runs"]["omit1_kd"]["data"].update(drop_classes=[]), r"runs\.omit1_kd\.data\.drop_classes: \[\] needs at least 1 item\(s\)"),
-    # Issue 13: one run, one paper value per column, in every table that shows it.
-    "two paper values for one run": (lambda c: c["tables"]["table4"]["rows"][0]["paper"].update(accuracy=[95.29, 0.09]), r"tables\.table4\.rows\[0\]\.paper\.accuracy: \[95\.29, 0\.09\] for run 'resnet18', but tables\.table3\.rows\[1\]\.paper\.accuracy gives \[94\.98, 0\.1\]"),
-    "paper value of a column the table lacks": (lambda c: c["tables"]["table1"]["rows"][0]["paper"].update(autoattack=40.0), r"tables\.table1\.rows\[0\]\.paper\.autoattack: the table has no column 'autoattack'"),
+    # One run, one reference value per column, in every table that shows it.
+    "two paper values for one run": (two_reference_values, r"tables\.table4\.rows\[0\]\.paper\.accuracy: \[95\.29, 0\.09\] for run 'resnet18', but tables\.table3\.rows\[1\]\.paper\.accuracy gives \[94\.98, 0\.1\]"),
+    "paper value of a column the table lacks": (lambda c: (with_reference(c, "table1", "digits"), c["tables"]["table1"]["rows"][0].update(paper={"autoattack": 40.0})), r"tables\.table1\.rows\[0\]\.paper\.autoattack: the table has no column 'autoattack'"),
+    "reference values without their source": (lambda c: c["tables"]["table1"]["rows"][0].update(paper={"accuracy": 98.98}), r"tables\.table1\.rows\[0\]\.paper: say where reference values come from"),
+    "reference values of another dataset": (lambda c: (with_reference(c, "table1", "mnist"), c["tables"]["table1"]["rows"][0].update(paper={"accuracy": 98.98})), r"tables\.table1\.rows\[0\]\.paper: the reference values were measured on mnist, and run 'mlp_teacher' trains on digits"),
+    "validation split as large as the training set": (lambda c: c["recipes"]["adversarial"]["validation"].update(size=1437), r"recipes\.adversarial\.validation\.size: 1437 held out of run '\w+''s about 1437 training images leaves none to train on"),
+    "'|' in a row label": (lambda c: c["tables"]["table1"]["rows"][0].update(label="Teacher | MLP"), r"tables\.table1\.rows\[0\]\.label: 'Teacher \| MLP' may not hold '\|'"),
+    "temperature past float range": (lambda c: c["runs"]["mlp_student_kd"]["method"].update(temperature=1e30), r"runs\.mlp_student_kd\.method\.temperature: 1e\+30 is greater than the maximum of 1000"),
 }
 # fmt: on
 
@@ -359,13 +375,16 @@ def test_non_finite_loss_names_run_epoch_and_step(digits, tmp_path):
 
 
 def test_a_run_that_collapses_is_flagged_in_its_log(digits, tmp_path, caplog):
-    """A student that only ever saw one class answers it for everything: chance accuracy."""
+    """A student that only ever saw one class answers it for everything: chance accuracy. The
+    job's evaluation (run_metrics) logs it once and keeps it for the tables."""
     spec = mlp_spec(data={"keep_classes": [3]})
     spec["recipe"]["epochs"] = 2
-    with caplog.at_level("WARNING", logger="advkd.train.loop"):
-        result = fit(spec, digits, "one-class.s0", tmp_path / "ck.pt", progress=False)
-    assert result.history[-1]["test_acc"] < 0.15
-    assert any("run one-class.s0: COLLAPSED? test accuracy" in r.getMessage() for r in caplog.records)
+    result = fit(spec, digits, "one-class.s0", tmp_path / "ck.pt", progress=False)
+    with caplog.at_level("WARNING", logger="advkd"):
+        metrics = run_metrics(result.model, digits, spec, result.history, "one-class.s0")
+    assert metrics["test_acc"] < 0.15 and metrics["flags"]
+    warnings = [r.getMessage() for r in caplog.records if "COLLAPSED?" in r.getMessage()]
+    assert len(warnings) == len(metrics["flags"]) and "run one-class.s0: COLLAPSED? test accuracy" in warnings[0]
 
 
 class Payload:

@@ -9,7 +9,8 @@ import torch
 from advkd import losses
 from advkd.methods import METHODS
 from advkd.models import Exits
-from advkd.train.objectives import Step, loss_function
+from advkd.schema import complete
+from advkd.train.objectives import LOSSES, Step
 
 LN2 = math.log(2.0)
 
@@ -108,9 +109,13 @@ def test_adversarial_methods_use_the_same_formulas_on_attacked_logits():
     z_adv, z_clean_teacher, y = torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0, 1, 2])
     at_kd, at_tfkd_reg = METHODS["at_kd"], METHODS["at_tfkd_reg"]
     options = {"name": "at_kd", "alpha": 0.7, "temperature": 3.0}
-    got = loss_function(at_kd)(step_of(y, s_adv=z_adv, t_clean=z_clean_teacher), **at_kd.loss_options(options))
+    got = LOSSES[at_kd.loss](
+        step_of(y, s_adv=z_adv, t_clean=z_clean_teacher), **at_kd.loss_options(complete(options, "method"))
+    )
     assert torch.equal(got, losses.kd(z_adv, z_clean_teacher, y, 0.7, 3.0))
-    got = loss_function(at_tfkd_reg)(step_of(y, s_adv=z_adv), **at_tfkd_reg.loss_options(options))
+    got = LOSSES[at_tfkd_reg.loss](
+        step_of(y, s_adv=z_adv), **at_tfkd_reg.loss_options(complete({**options, "name": "at_tfkd_reg"}, "method"))
+    )
     assert torch.equal(got, losses.tfkd_reg(z_adv, y, 0.7, 3.0))
     assert at_kd.adversarial and at_kd.teacher == "real"
     assert at_tfkd_reg.adversarial and at_tfkd_reg.teacher == "virtual"
@@ -129,7 +134,7 @@ def test_byot_by_hand():
     assert got.item() == pytest.approx(want, rel=1e-6)
     options = {"alpha": alpha, "temperature": t, "hint_weight": b}
     step = step_of(y, s_clean=Exits([z1, z2], [f1, f2]), adversarial=False)
-    assert torch.equal(loss_function(METHODS["byot"])(step, **options), got)
+    assert torch.equal(LOSSES[METHODS["byot"].loss](step, **options), got)
 
 
 def test_byot_deepest_exit_learns_from_labels_only():
@@ -210,7 +215,7 @@ def test_each_robust_method_reads_the_forward_passes_its_formula_names(name):
     y = torch.tensor([0])
     step = step_of(y, s_clean=UNIFORM, s_adv=QUARTER, t_clean=2 * QUARTER, t_adv=QUARTER)
     method = METHODS[name]
-    got = loss_function(method)(step, **method.loss_options({"name": name}))
+    got = LOSSES[method.loss](step, **method.loss_options(complete({"name": name}, "method")))
     want = {
         "trades": lambda: losses.trades(UNIFORM, QUARTER, y, 6.0),
         "ard": lambda: losses.ard(UNIFORM, QUARTER, 2 * QUARTER, y, 1.0, 30.0),
@@ -255,9 +260,9 @@ def test_adr_anneals_tau_down_and_lambda_up_along_a_half_cosine():
     assert losses.cosine_anneal(0.7, 0.95, 1.0) == pytest.approx(0.95)
     y = torch.tensor([0])
     method = METHODS["adr"]
-    options = method.loss_options({"name": "adr"})
+    options = method.loss_options(complete({"name": "adr"}, "method"))
     for progress, tau, lam in ((0.0, 2.5, 0.7), (0.5, 2.25, 0.825)):
         step = step_of(y, s_adv=QUARTER, t_clean=2 * MIRROR)
         step.progress = progress
         want = losses.adr(QUARTER, losses.rectified_labels(2 * MIRROR, y, tau, lam))
-        assert loss_function(method)(step, **options).item() == pytest.approx(want.item(), rel=1e-6)
+        assert LOSSES[method.loss](step, **options).item() == pytest.approx(want.item(), rel=1e-6)

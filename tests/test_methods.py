@@ -10,13 +10,13 @@ from advkd.config import check_schema
 from advkd.experiments import ConfigError
 from advkd.methods import METHODS, REQUIRED, method_schema
 from advkd.schema import complete, schema
-from advkd.train.objectives import loss_function
+from advkd.train.objectives import LOSSES
 
 
 @pytest.mark.parametrize("name", list(METHODS))
 def test_each_loss_takes_exactly_the_declared_options(name):
     method = METHODS[name]
-    parameters = inspect.signature(loss_function(method)).parameters
+    parameters = inspect.signature(LOSSES[method.loss]).parameters
     keyword = {key for key, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     assert keyword == {key for key, option in method.options.items() if not option.step}
     assert len(parameters) - len(keyword) == 1  # the step's outputs

@@ -4,6 +4,7 @@ the workflow runs, cluster runtimes come from it, and a GPU plan started without
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 
@@ -16,10 +17,13 @@ import advkd.config
 from advkd.models import build_model
 from advkd.plan import RuntimeRequests, cpu_only_notice, gpu_rates, plan_jobs, runtime_minutes
 from advkd.plan.flops import forward_flops
-from advkd.plan.rates import DATASHEETS, MEASURED, measured_utilisation
-from advkd.plan.work import Job, dataset_size, model_key
+from advkd.plan.gpus import DATASHEETS
+from advkd.plan.measured import MEASURED, GpuCheck, measured_checks, workload_passes
+from advkd.plan.rates import measured_utilisation
+from advkd.plan.work import Job, model_key
 from advkd.schema import definition
-from speed.pipeline import snakemake_command
+from advkd.sizes import dataset_size
+from advkd.workflow import snakemake_command
 
 from .conftest import FASHION_DIR, REPO
 
@@ -53,11 +57,11 @@ def test_wideresnet_flops_from_the_spec_equal_torchs_counter(width, shape):
 
 def test_the_paper_plan_prices_every_gpu_job_of_the_workflow():
     jobs = plan_jobs(advkd.config.check(PAPER))
-    rules = ("train", "distill", "autoattack", "pgd", "autoattack_best")
-    counts = {rule: sum(job.rule == rule for job in jobs) for rule in rules}
-    # as snakemake -n plans (train and distill with their `_validated` twins)
-    assert counts == {"train": 47, "distill": 64, "autoattack": 60, "pgd": 60, "autoattack_best": 48}
-    by_run = {(job.rule, job.target.split(".")[0]): job for job in jobs}
+    labels = ("train", "autoattack", "autoattack (best)", "pgd")
+    counts = {label: sum(job.label == label for job in jobs) for label in labels}
+    # as snakemake -n plans them
+    assert counts == {"train": 111, "autoattack": 60, "autoattack (best)": 48, "pgd": 60}
+    by_run = {(job.label, job.target.split(".")[0]): job for job in jobs}
     # ResNet18, CIFAR-10, 200 epochs: 3 forward-equivalents per training image and one test pass per epoch
     flops = forward_flops({"arch": "resnet18"}, (3, 32, 32), 10)
     evaluation = 10_000 * flops  # metrics.json, in the same job
@@ -78,10 +82,19 @@ def test_every_priced_gpu_has_a_datasheet_and_the_schema_lists_them():
     assert set(definition("compute")["properties"]["gpu"]["enum"]) == set(DATASHEETS)
 
 
+def test_the_gpu_check_and_the_cost_model_count_passes_alike():
+    """One count of forward-pass equivalents: a step is 3, KD adds the teacher's forward, PGD-7
+    seven forward + input-backward passes; every measured file reads back as its record."""
+    assert [workload_passes(w) for w in ("standard", "KD", "PGD-7")] == [3, 4, 17]
+    checks = measured_checks()
+    assert checks and all(check.gpu in DATASHEETS and check.training and check.attacks for _, check in checks)
+
+
 def test_measured_utilisation_is_read_from_the_gpu_checks_output():
-    first = measured_utilisation(MEASURED / "nvidia-h200-2026-11-26.json")  # speed/README.md's first table
+    name = "nvidia-h200-2026-11-26.json"  # the first H200 check
+    first = measured_utilisation(name, GpuCheck.read(MEASURED / name))
     assert first["gpu"] == "h200" and 0.03 < first["train"] < 0.04 and 0.045 < first["adversarial"] < 0.055
-    runs = [measured_utilisation(p) for p in sorted(MEASURED.glob("nvidia-h200-*.json"))]
+    runs = [measured_utilisation(name, check) for name, check in measured_checks() if check.gpu == "h200"]
     own, other = gpu_rates("h200"), gpu_rates("a100")
     mean_train = sum(m["train"] for m in runs) / len(runs)
     assert own.default.flop_seconds["train"] == pytest.approx(1 / (989.4e12 * mean_train))
@@ -94,11 +107,11 @@ def test_a_model_the_gpu_check_timed_is_priced_at_its_own_utilisation_a_teacher_
     a teacher's share of a student's job included, are priced at its own measured utilisation."""
     rates = gpu_rates("h100")
     wrn, rn18 = model_key({"arch": "wrn34_10"}, (3, 32, 32)), model_key({"arch": "resnet18"}, (3, 32, 32))
-    figures = [measured_utilisation(p)["models"].get(wrn) for p in sorted(MEASURED.glob("nvidia-h100-*.json"))]
+    figures = [measured_utilisation(n, c)["models"].get(wrn) for n, c in measured_checks() if c.gpu == "h100"]
     timed = [f["train"] for f in figures if f]
     assert timed and rates.models[wrn].flop_seconds["train"] == pytest.approx(1 / (989.4e12 * sum(timed) / len(timed)))
-    alone = Job("distill", "s", 1e18, 0, "train", 0, rn18, 128)
-    taught = Job("distill", "s", 1e18, 0, "train", 0, rn18, 128, teacher=wrn, teacher_flops=0.9e18)
+    alone = Job("train", "s", 1e18, 0, "train", 0, rn18, 128)
+    taught = Job("train", "s", 1e18, 0, "train", 0, rn18, 128, teacher=wrn, teacher_flops=0.9e18)
     student, teacher = rates.models[rn18].flop_seconds["train"], rates.models[wrn].flop_seconds["train"]
     assert rates.seconds(alone) - rates.job_seconds == pytest.approx(1e18 * student)
     assert rates.seconds(taught) - rates.job_seconds == pytest.approx(0.1e18 * student + 0.9e18 * teacher)
@@ -130,7 +143,7 @@ def test_the_paper_plan_is_priced_in_seconds_from_the_command_line():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "total           | 279 (0 done)" in done.stdout and "hours h100" in done.stdout
+    assert re.search(r"^total +\| 279 \(0 done\)", done.stdout, re.M) and "hours h100" in done.stdout
     assert "COLLAPSED" not in done.stderr  # the probe's own runs stay quiet
 
 
@@ -160,9 +173,7 @@ def test_snakemake_says_it_once_before_the_first_job(tmp_path):
 def test_robust_distillation_is_priced_by_its_passes():
     """At one model and recipe: PGD-AT < RSLAD (student on x and x', a teacher forward) < AdaAD
     (the teacher on x' too, and inside every attack step)."""
-    jobs = {
-        job.target.split(".")[0]: job for job in plan_jobs(advkd.config.check(DEMO)) if job.rule in ("train", "distill")
-    }
+    jobs = {job.target.split(".")[0]: job for job in plan_jobs(advkd.config.check(DEMO)) if job.rule == "train"}
     at, rslad, adaad = (jobs[name].flops for name in ("resnet18_at", "resnet18_rslad", "resnet18_adaad"))
     student = forward_flops({"arch": "resnet18", "width": 0.125}, (1, 8, 8), 10)
     teacher = forward_flops({"arch": "resnet18", "width": 0.25}, (1, 8, 8), 10)

@@ -1,4 +1,4 @@
-"""The GPU's runtime choices, bf16 autocast and channels_last, exercised on the CPU (issue 13):
+"""The GPU's runtime choices, bf16 autocast and channels_last, exercised on the CPU:
 every method trains with them, PGD still attacks, AutoAttack stays fp32, resume stays exact."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from torch import nn
 
 from advkd.attacks import pgd_linf
 from advkd.evaluate import run_autoattack
-from advkd.methods import METHODS
+from advkd.methods import METHODS, example_options
 from advkd.train import Preempted, Runtime, fit
-from speed.gpu import example_options
 
 from .conftest import mlp_spec
 from .test_faults import TermAtStep, same_training

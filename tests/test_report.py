@@ -42,9 +42,9 @@ def test_table_shows_exit_accuracies_and_a_dash_for_single_exit_runs():
         "columns": ["accuracy", "exit1", "ensemble"],
         "rows": [{"label": "base", "run": "a"}, {"label": "byot", "run": "b"}],
     }
-    single = [{"eval": {"test_acc": acc}} for acc in (0.9, 0.8)]
+    single = [{"metrics.json": {"test_acc": acc}} for acc in (0.9, 0.8)]
     multi = [
-        {"eval": {"test_acc": acc, "exits": {"accuracy": [acc - 0.2, 0, 0, acc], "ensemble": acc + 0.05}}}
+        {"metrics.json": {"test_acc": acc, "exits": {"accuracy": [acc - 0.2, 0, 0, acc], "ensemble": acc + 0.05}}}
         for acc in (0.9, 0.7)
     ]
     frame = tables.build(definition, {"a": single, "b": multi})
@@ -58,9 +58,12 @@ def test_table_shows_exit_accuracies_and_a_dash_for_single_exit_runs():
 def test_a_collapsed_run_is_marked_in_the_table_and_says_why():
     definition = {"columns": ["accuracy"], "rows": [{"label": "kd", "run": "a"}, {"label": "plain", "run": "b"}]}
     collapsed = {
-        "eval": {"test_acc": 0.1, "flags": ["test accuracy 10.00% is at chance (10.00%, always the most common class)"]}
+        "metrics.json": {
+            "test_acc": 0.1,
+            "flags": ["test accuracy 10.00% is at chance (10.00%, always the most common class)"],
+        }
     }
-    frame = tables.build(definition, {"a": [collapsed], "b": [{"eval": {"test_acc": 0.9}}]})
+    frame = tables.build(definition, {"a": [collapsed], "b": [{"metrics.json": {"test_acc": 0.9}}]})
     markdown = tables.to_markdown(frame, definition)
     assert f"kd {tables.FLAG_MARK}" in markdown and f"plain {tables.FLAG_MARK}" not in markdown
     assert f"{tables.FLAG_MARK} kd: seed 0: test accuracy 10.00% is at chance" in markdown

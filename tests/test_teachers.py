@@ -16,7 +16,7 @@ from advkd.experiments import ConfigError, file_sha256
 from advkd.models import build_model
 from advkd.train import load_teacher
 
-from .conftest import REPO, SHRINK, checkout_like, snakemake
+from .conftest import QUICK, REPO, checkout_like, snakemake
 
 WIDTH = 0.1  # a WRN-34-1: the full depth, tenth of the channels
 GROUPS = ((1, 1), (2, 2), (3, 2))  # (group, stride of its first block)
@@ -179,7 +179,7 @@ def test_snakemake_distils_from_a_file_teacher(robustbench_file, tmp_path):
         yaml.safe_dump({"runs": {"resnet18_ard_file_teacher": config["runs"]["resnet18_ard_file_teacher"]}})
     )
     merged = advkd.config.load(work / "demo.yaml")
-    for extra in (SHRINK, overlay):
+    for extra in (QUICK, overlay):
         advkd.config.merge(merged, advkd.config.load(extra))
     run_id = student_id(merged)
     target = f"results/runs/{run_id}/metrics.json"

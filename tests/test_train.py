@@ -11,7 +11,7 @@ from advkd.schema import complete_spec
 from advkd.train import build_for_data, complete_schedule, fit, learning_rate
 from advkd.train.ema import WeightAverage
 from advkd.train.loop import Runtime, _StepRunner
-from advkd.train.objectives import TARGETS, Step
+from advkd.train.objectives import ATTACK_OBJECTIVES, SOFT_TARGETS, Step
 
 from .conftest import mlp_spec
 
@@ -140,7 +140,7 @@ def test_adversarial_byot_attacks_the_deepest_exit(digits, tmp_path):
 
 
 def test_multi_exit_model_and_method_must_agree(digits, tmp_path):
-    with pytest.raises(ValueError, match="do not go together"):
+    with pytest.raises(ValueError, match="run x: only methods byot, at_byot train a multi-exit model"):
         fit(mlp_spec(model={"arch": "resnet18", "width": 0.125, "exits": True}), digits, "x", tmp_path / "a.pt")
 
 
@@ -240,17 +240,17 @@ def test_adr_attacks_and_learns_from_the_same_rectified_labels(digits):
     runner = _StepRunner(student, average.model, METHODS["adr"], spec, Runtime.for_recipe(spec["recipe"], "cpu"))
     x, y = digits.train_x[:16].float() / 255, digits.train_y[:16]
     step = Step(x, y, runner.forward, average.model, runner.rt.autocast, True, False, progress=0.3)
-    target = TARGETS["adr"](step, runner.options)
+    target = SOFT_TARGETS["adr"](step, **runner.options)
     assert torch.allclose(target.sum(1), torch.ones(16)) and (target.max(1).values < 1).all()
     logits = student(x)
     want = F.kl_div(F.log_softmax(logits, dim=1), target, reduction="batchmean")
-    assert torch.allclose(runner._objective(student, step)(logits, x), want)
+    assert torch.allclose(ATTACK_OBJECTIVES["kl_target"](step, student, "adr", runner.options)(logits, x), want)
 
 
 def test_adr_with_no_interpolation_is_pgd_at(digits, tmp_path):
     """lambda = 0 makes the rectified label the one-hot label: the attack's KL and the loss's
     soft cross-entropy become PGD-AT's cross-entropy, so training matches `at` step for step."""
-    spec = adr_spec(interpolation_start=0.0, interpolation_end=0.0)
+    spec = adr_spec(interpolation=[0.0, 0.0])
     adr = fit(spec, digits, "adr.s0", tmp_path / "adr.pt", progress=False)
     at = fit({**spec, "method": {"name": "at"}}, digits, "at.s0", tmp_path / "at.pt", progress=False)
     for key, value in adr.model.state_dict().items():

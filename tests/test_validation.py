@@ -14,7 +14,7 @@ import yaml
 from advkd.data import hold_out
 from advkd.train import Preempted, fit
 from advkd.train.validation import Validation
-from speed.pipeline import snakemake_command
+from advkd.workflow import snakemake_command
 
 from .conftest import checkout_like, mlp_spec
 from .test_faults import same_training
@@ -84,9 +84,9 @@ def test_a_preempted_validated_run_resumes_bitwise_best_weights_included(digits,
 
 @pytest.mark.slow
 def test_snakemake_attacks_the_best_weights_in_their_own_job_and_tables_show_both(tmp_path):
-    """A validated adversarial run trains in `train_validated` (best.pt beside model.pt), its best
-    weights get their own AutoAttack and PGD jobs, and the table's Best cells read them; a run
-    without a split shows a dash there."""
+    """A validated adversarial run writes best.pt beside model.pt, its best weights get their own
+    AutoAttack and PGD jobs, and the table's Best cells read them; a run without a split links its
+    last weights as best.pt, is never attacked there, and shows a dash."""
     config = {
         "name": "best",
         "datasets": {"digits": {"source": "digits"}},
@@ -138,8 +138,10 @@ def test_snakemake_attacks_the_best_weights_in_their_own_job_and_tables_show_bot
     assert result.returncode == 0, result.stderr[-3000:]
     (folder,) = tmp_path.glob("results/runs/robust.s0.*")
     assert {"model.pt", "best.pt", "autoattack_best.json", "pgd_best.json"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "model.pt").stat().st_ino != (folder / "best.pt").stat().st_ino
     (plain,) = tmp_path.glob("results/runs/plain.s0.*")
-    assert not (plain / "best.pt").exists()
+    assert (plain / "best.pt").stat().st_ino == (plain / "model.pt").stat().st_ino  # one file, two names
+    assert not list(plain.glob("*_best.json"))
     rows = {row["row"]: row for row in csv.DictReader((tmp_path / "reports/best/t.csv").read_text().splitlines())}
     best_attack = json.loads((folder / "autoattack_best.json").read_text())
     best = json.loads((folder / "metrics.json").read_text())["best"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from speed.pipeline import snakemake_command
+from advkd.workflow import snakemake_command
 
 from .conftest import REPO, planned, snakemake
 
@@ -67,7 +67,7 @@ def test_table_cells_are_the_runs_numbers(workdir):
     assert float(table4["Tf-KD-self"]["accuracy_paper"]) == 95.42
 
     table5 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table5.csv")}
-    (attack,) = run_files(workdir, "resnet18_at", "autoattack.json")
+    (attack,) = run_files(workdir, "resnet18_at", "autoattack_last.json")
     assert float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
     assert attack["robust_acc"] <= attack["clean_acc"] and attack["n"] == 20
     stages = [
@@ -76,7 +76,7 @@ def test_table_cells_are_the_runs_numbers(workdir):
     ]
     assert stages == pytest.approx([100 * attack["after"][a] for a in ("apgd-ce", "apgd-t", "fab-t", "square")])
     assert stages == sorted(stages, reverse=True) and stages[-1] == pytest.approx(100 * attack["robust_acc"])
-    (pgd,) = run_files(workdir, "resnet18_at", "pgd.json")
+    (pgd,) = run_files(workdir, "resnet18_at", "pgd_last.json")
     assert pgd["steps"] == 20 and pgd["n"] == attack["n"] and 0 <= pgd["acc"] <= 1
     assert float(table5["ResNet18 (AT), no teacher"]["pgd_mean"]) == pytest.approx(100 * pgd["acc"])
 
@@ -100,14 +100,14 @@ def test_table_cells_are_the_runs_numbers(workdir):
     ensemble = statistics.fmean(100 * m["exits"]["ensemble"] for m in byot)
     assert float(table6["ResNet18: BYOT"]["ensemble_mean"]) == pytest.approx(ensemble)
     assert table6["ResNet18: baseline"]["exit1_mean"] == ""  # a single-exit model has no shallow exits
-    (at_byot,) = run_files(workdir, "resnet18_at_byot", "autoattack.json")
+    (at_byot,) = run_files(workdir, "resnet18_at_byot", "autoattack_last.json")
     assert float(table5["ResNet18 (AT) BYOT, deepest exit"]["autoattack_mean"]) == pytest.approx(
         100 * at_byot["robust_acc"]
     )
 
     table7 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table7.csv")}
     for label, name in (("RSLAD", "resnet18_rslad"), ("AdaAD", "resnet18_adaad"), ("PGD-AT", "resnet18_at")):
-        (attack,) = run_files(workdir, name, "autoattack.json")
+        (attack,) = run_files(workdir, name, "autoattack_last.json")
         (metrics,) = run_files(workdir, name, "metrics.json")
         assert float(table7[label]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
         assert float(table7[label]["accuracy_mean"]) == pytest.approx(100 * metrics["test_acc"])
@@ -133,7 +133,7 @@ def test_one_changed_value_reruns_only_what_depends_on_it(workdir, tmp_path):
     change = tmp_path / "change.yaml"
     change.write_text("runs:\n  resnet18_tfkd_reg:\n    method: {alpha: 0.2}\n")
     assert planned(workdir, extra_configs=(change,)) == {
-        ("distill", "resnet18_tfkd_reg"),
+        ("train", "resnet18_tfkd_reg"),
         ("table", "table4"),
         ("curves", "table4"),
         ("figure1", ""),
@@ -147,7 +147,7 @@ def test_a_teacher_change_reaches_its_students(workdir, tmp_path):
     change = tmp_path / "change.yaml"
     change.write_text("runs:\n  resnet18_at:\n    method: {label_smoothing: 0.1}\n")
     jobs = planned(workdir, extra_configs=(change,))
-    runs = {run for rule, run in jobs if rule in ("train", "distill", "autoattack")}
+    runs = {run for rule, run in jobs if rule in ("train", "autoattack")}
     assert runs == {"resnet18_at", "resnet18_akd", "resnet18_at_tfkd_self"}
     assert ("table", "table5") in jobs and ("curves", "table5") in jobs and ("table", "table4") not in jobs
 
@@ -202,9 +202,9 @@ def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     # MNIST, CIFAR-10 and CIFAR-100; Tables 1-7 and the CIFAR-100 versions of Tables 3-5 and 7
-    assert counts["prepare_data"] == "3" and counts["train"] == "35" and counts["distill"] == "28"
-    assert counts["train_validated"] == "12" and counts["distill_validated"] == "36"  # Table 7's students
-    assert counts["autoattack"] == "60" and counts["pgd"] == "60" and counts["autoattack_best"] == "48"
+    assert counts["prepare_data"] == "3" and counts["train"] == "111"
+    # AutoAttack of 60 runs' last weights and of Table 7's 48 students' best weights
+    assert counts["autoattack"] == "108" and counts["pgd"] == "60"
     assert counts["table"] == "11" and counts["figure1"] == "1"
     # Table 7: one WRN-34-10 teacher per dataset; every student at seeds 0-2, each attacked
     jobs = set(re.findall(r"^rule (\w+):\n(?:\s+\w+: .*\n)*?\s+wildcards: run_id=(\w+)\.s(\d)\.", result.stdout, re.M))

@@ -44,7 +44,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "minItems":  # jsonschema's own wording differs between its versions
         return f"{where}: {error.instance!r} needs at least {error.validator_value} item(s)"
     if error.validator == "pattern":
-        return f"{where}: {error.instance!r} is not a plain name; use letters, digits, _ and -"
+        return (
+            f"{where}: {error.instance!r} {schema.get('message', 'is not a plain name; use letters, digits, _ and -')}"
+        )
     return f"{where}: {error.message}"
 
 

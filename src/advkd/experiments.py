@@ -20,23 +20,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .methods import METHODS, get_method
+from .columns import ATTACKS, COLUMNS, WEIGHTS_FILES, Column, evaluation_file
+from .methods import check_method_fits, get_method
 from .schema import complete, schema
+from .sizes import identity, known_classes, known_size, training_images
 
 SPEC_VERSION = 1
 HASH_LENGTH = 10
-
-# Table columns read from a run's autoattack.json or pgd.json (see advkd.report.tables.METRICS).
-AUTOATTACK_COLUMNS = frozenset({"autoattack", "apgd_ce", "apgd_t", "fab_t", "square"})
-PGD_COLUMNS = frozenset({"pgd"})
-# The best-on-validation weights' columns: their runs' recipes need `validation`.
-BEST_COLUMNS = frozenset({"best_accuracy", "best_autoattack", "best_pgd"})
-ATTACK_COLUMNS = AUTOATTACK_COLUMNS | PGD_COLUMNS | {"best_autoattack", "best_pgd"}  # need `autoattack`
-SUBSET_COLUMNS = frozenset({"without", "only"})  # Table 2: need a run that omits classes
-
-# Class counts known before any download (an idx_dir source declares its own with `classes`).
-SOURCE_CLASS_COUNTS = {"digits": 10}
-TORCHVISION_CLASS_COUNTS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 
 
 class ConfigError(ValueError):
@@ -96,10 +86,11 @@ class Run:
         """Holds out a validation split and keeps its best weights on it (recipe `validation`)."""
         return "validation" in self.spec["recipe"]
 
-    @property
-    def distilled(self) -> bool:
-        """Learns from a teacher, real or virtual (rule `distill`); else rule `train`."""
-        return METHODS[self.spec["method"]["name"]].distilled
+    def weights_path(self, weights: str) -> str:
+        return f"{self.folder}/{WEIGHTS_FILES[weights]}"
+
+    def evaluation_path(self, evaluation: str, weights: str) -> str:
+        return f"{self.folder}/{evaluation_file(evaluation, weights)}"
 
 
 class Registry:
@@ -141,14 +132,10 @@ class Registry:
         entry = runs[name]
         method = get_method(entry["method"]["name"])
         teacher_entry = entry.get("teacher")
-        if (method.teacher == "real") != (teacher_entry is not None):
-            need = "needs a teacher" if teacher_entry is None else "takes no teacher"
-            raise ConfigError(f"runs.{name}: method {method.name!r} {need}")
-        if method.exits != complete(entry["model"], "model").get("exits", False):
-            if method.exits:
-                raise ConfigError(f"runs.{name}.model: method {method.name!r} needs a multi-exit model (exits: true)")
-            exit_methods = ", ".join(m.name for m in METHODS.values() if m.exits)
-            raise ConfigError(f"runs.{name}.model.exits: only methods {exit_methods} train a multi-exit model")
+        problem = check_method_fits(method, teacher_entry is not None, complete(entry["model"], "model"))
+        if problem is not None:
+            key, message = problem
+            raise ConfigError(f"runs.{name}{key}: {message}")
         teacher, teacher_file, teacher_spec = None, None, None
         if isinstance(teacher_entry, dict):
             teacher_file = teacher_entry["checkpoint"]
@@ -177,6 +164,7 @@ class Registry:
         recipe = {k: v for k, v in self.config["recipes"][recipe_key].items() if k != "resources"}
         if method.adversarial and "attack" not in recipe:
             raise ConfigError(f"runs.{name}: method {method.name!r} needs recipes.{recipe_key}.attack")
+        self._check_validation_split(name, entry, recipe_key, recipe)
         spec = {
             "version": SPEC_VERSION,
             "seed": seed,
@@ -206,13 +194,7 @@ class Registry:
         return actual
 
     def _check_class_filter(self, name: str, entry: dict, dataset_key: str) -> None:
-        dataset = self.config["datasets"][dataset_key]
-        if "classes" in dataset:
-            count = len(dataset["classes"])
-        elif "name" in dataset:
-            count = TORCHVISION_CLASS_COUNTS[dataset["name"]]
-        else:
-            count = SOURCE_CLASS_COUNTS.get(dataset["source"])  # idx_dir without names: checked on load
+        count = known_classes(self.config["datasets"][dataset_key])  # None: checked on load
         if count is None:
             return
         for key in ("keep_classes", "drop_classes"):
@@ -228,21 +210,34 @@ class Registry:
                 "nothing is left to train on"
             )
 
+    def _check_validation_split(self, name: str, entry: dict, recipe_key: str, recipe: dict) -> None:
+        """A validation split must leave images to train on (checked where the size is known)."""
+        size = known_size(self.config["datasets"][entry["dataset"]])
+        if "validation" not in recipe or size is None:
+            return
+        images = training_images(entry.get("data", {}), size)
+        if recipe["validation"]["size"] >= images:
+            raise ConfigError(
+                f"recipes.{recipe_key}.validation.size: {recipe['validation']['size']} held out of run {name!r}'s "
+                f"about {images} training images leaves none to train on"
+            )
+
     def _check_report_references(self) -> None:
         paper_values: dict[tuple[str, str], tuple[str, object]] = {}
         for table, definition in self.config.get("tables", {}).items():
-            columns = set(definition["columns"])
+            columns = [COLUMNS[name] for name in definition["columns"]]
             for i, row in enumerate(definition["rows"]):
                 where = f"tables.{table}.rows[{i}]"
                 if row["run"] not in self.config["runs"]:
                     raise ConfigError(f"{where}.run: {row['run']!r} is not defined in runs")
-                if columns & SUBSET_COLUMNS and not self.config["runs"][row["run"]].get("data", {}).get("drop_classes"):
+                subsets = sorted(c.name for c in columns if c.omitted_classes)
+                if subsets and not self.config["runs"][row["run"]].get("data", {}).get("drop_classes"):
                     raise ConfigError(
-                        f"{where}.run: columns {', '.join(sorted(columns & SUBSET_COLUMNS))} need a run that omits "
+                        f"{where}.run: columns {', '.join(subsets)} need a run that omits "
                         f"classes (data.drop_classes); {row['run']!r} omits none"
                     )
                 for column, value in row.get("paper", {}).items():
-                    if column not in columns:
+                    if column not in definition["columns"]:
                         raise ConfigError(f"{where}.paper.{column}: the table has no column {column!r}")
                     seen = paper_values.setdefault((row["run"], column), (f"{where}.paper.{column}", value))
                     if seen[1] != value:
@@ -250,25 +245,44 @@ class Registry:
                             f"{where}.paper.{column}: {value} for run {row['run']!r}, but {seen[0]} gives {seen[1]}; "
                             "one run has one paper value per column"
                         )
+            self._check_reference(table, definition)
             self._check_attack_settings(f"tables.{table}.columns", columns)
             validated = [row["run"] for row in definition["rows"] if self._recipe_of(row["run"]).get("validation")]
-            if columns & BEST_COLUMNS and not validated:
+            best = sorted(c.name for c in columns if c.weights == "best")
+            if best and not validated:
                 raise ConfigError(
-                    f"tables.{table}.columns: {', '.join(sorted(columns & BEST_COLUMNS))} show best-on-validation "
+                    f"tables.{table}.columns: {', '.join(best)} show best-on-validation "
                     "weights, and no run of the table holds out a validation split (recipe validation: {size: ...})"
                 )
         self._check_figure()
 
+    def _check_reference(self, table: str, definition: dict) -> None:
+        """A reference value stands only beside a row trained on the data it was measured on."""
+        reference = definition.get("reference")
+        for i, row in enumerate(definition["rows"]):
+            if not row.get("paper"):
+                continue
+            if reference is None:
+                raise ConfigError(
+                    f"tables.{table}.rows[{i}].paper: say where reference values come from: "
+                    "tables.<table>.reference: {source: ..., dataset: ...}"
+                )
+            trained_on = identity(self.config["datasets"][self.config["runs"][row["run"]]["dataset"]])
+            if trained_on != reference["dataset"]:
+                raise ConfigError(
+                    f"tables.{table}.rows[{i}].paper: the reference values were measured on {reference['dataset']}, "
+                    f"and run {row['run']!r} trains on {trained_on}; a reference stands only beside its own dataset"
+                )
+
     def _recipe_of(self, run_name: str) -> dict:
         return self.config["recipes"].get(self.config["runs"][run_name]["recipe"], {})
 
-    def _check_attack_settings(self, where: str, columns: set[str]) -> None:
+    def _check_attack_settings(self, where: str, columns: list[Column]) -> None:
         attack = self.config.get("autoattack")
-        if columns & ATTACK_COLUMNS and attack is None:
-            raise ConfigError(
-                f"{where}: {', '.join(sorted(columns & ATTACK_COLUMNS))} need an autoattack block (eps, ...)"
-            )
-        pgd = sorted(columns & {"pgd", "best_pgd"})
+        attacked = sorted(c.name for c in columns if c.evaluation in ATTACKS)
+        if attacked and attack is None:
+            raise ConfigError(f"{where}: {', '.join(attacked)} need an autoattack block (eps, ...)")
+        pgd = sorted(c.name for c in columns if c.evaluation == "pgd")
         if pgd and "pgd" not in attack:
             raise ConfigError(f"{where}: column {pgd[0]} needs autoattack.pgd (steps, step_size)")
         if attack is not None and self.autoattack["version"] == "standard" and "attacks" in attack:
@@ -320,26 +334,19 @@ class Registry:
         names = dict.fromkeys(row["run"] for row in self.config["tables"][table]["rows"])
         return [run for name in names for run in self.seeds(name)]
 
-    def table_needs_autoattack(self, table: str) -> bool:
-        return not AUTOATTACK_COLUMNS.isdisjoint(self.config["tables"][table]["columns"])
-
-    def table_needs_pgd(self, table: str) -> bool:
-        return not PGD_COLUMNS.isdisjoint(self.config["tables"][table]["columns"])
-
-    def table_best_evaluations(self, table: str) -> set[str]:
-        """Which evaluations of the best weights the table shows (autoattack, pgd): they run for
-        its validated runs; the others show a dash there."""
-        columns = set(self.config["tables"][table]["columns"])
-        return {kind for kind in ("autoattack", "pgd") if f"best_{kind}" in columns}
+    def table_evaluations(self, table: str) -> list[tuple[Run, str, str]]:
+        """(run, evaluation, weights) of every evaluation file the table reads, without repeats: a
+        best-weights column reads nothing of a run without a validation split (a dash there)."""
+        columns = [COLUMNS[name] for name in self.config["tables"][table]["columns"]]
+        needed = {}
+        for run in self.table_runs(table):
+            for column in columns:
+                if column.weights == "best" and column.evaluation != "metrics" and not run.validated:
+                    continue
+                path = run.evaluation_path(column.evaluation, column.weights)
+                needed.setdefault(path, (run, column.evaluation, column.weights))
+        return list(needed.values())
 
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))
         return [run for name in names for run in self.seeds(name)]
-
-    def id_pattern(self, distilled: bool | None = None, validated: bool | None = None) -> str:
-        """A regex matching exactly the ids of the runs that are distilled (or not) and validated
-        (or not), None meaning either, for wildcards."""
-        ids = sorted(
-            r.id for r in self._runs.values() if distilled in (None, r.distilled) and validated in (None, r.validated)
-        )
-        return "|".join(i.replace(".", r"\.") for i in ids) or "(?!)"

@@ -54,3 +54,16 @@ def load_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     import torch
 
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def link_file(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """`target` as a second name of `source` (a hard link, so no second copy on disk; a copy where
+    the file system has no hard links), put into place atomically."""
+    import shutil
+
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)

@@ -2,7 +2,7 @@
 
 Which inputs produced the logits is the training loop's business: the paper's adversarial
 forms (eq. 6 and eq. 7) are `kd` and `tfkd_reg` applied to the student's logits on x' (and, for
-eq. 6, the teacher's logits on the clean x); see `advkd.train.methods`.
+eq. 6, the teacher's logits on the clean x); see `advkd.train.objectives`.
 
 KL reductions. We average the KL divergence over the batch ("batchmean", the true KL per example).
 Yuan et al.'s reference code uses `nn.KLDivLoss()`, whose default "mean" reduction divides by N*K
@@ -107,7 +107,7 @@ def byot(
     return (1.0 - alpha) * labels + alpha * distill + hint_weight * hints
 
 
-# -- robust distillation (issue 15) ------------------------------------------------------------
+# -- robust distillation ----------------------------------------------------------------------
 # z_clean: the student on x; z_adv: the student on x' (found with the method's own attack,
 # advkd.attacks); t_clean / t_adv: the teacher on x / x'. Defaults are advkd.methods'.
 

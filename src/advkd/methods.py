@@ -1,7 +1,8 @@
 """Every training method, declared once. Imports no torch.
 
-A method is its loss (a function of the step's outputs in `advkd.train.objectives`, named by
-`loss`) and one `Method` entry below saying what it needs: a teacher (none, a real run, or a
+A method is its loss (a formula of `advkd.losses`, named by `loss`, which `advkd.train.objectives`
+feeds from the training step under the same name) and one `Method` entry below saying what it
+needs: a teacher (none, a real run, or a
 virtual one built from the labels), adversarial inputs, every exit of a multi-exit model, and its
 options with their defaults and ranges. The run registry (teacher and attack checks), the config
 schema (`$defs/method` is generated from this table), the training loop and the cost model all
@@ -45,18 +46,25 @@ def probability(default: Any = REQUIRED) -> Option:
     return Option({"type": "number", "minimum": 0, "maximum": 1}, default)
 
 
-def positive(default: Any = REQUIRED) -> Option:
-    return Option({"type": "number", "exclusiveMinimum": 0}, default)
-
-
 def non_negative(default: Any = REQUIRED) -> Option:
     return Option({"type": "number", "minimum": 0}, default)
+
+
+def temperature(default: Any = REQUIRED) -> Option:
+    """A softmax temperature: above 0, at most 1000 (Hinton's T^2 factor then stays far inside
+    float32's range; the published settings go up to 30)."""
+    return Option({"type": "number", "exclusiveMinimum": 0, "maximum": 1000}, default)
+
+
+def annealed(value: Option) -> Option:
+    """[start, end]: a value annealed from start to end along training (ADR's schedules)."""
+    return Option({"type": "array", "items": value.schema, "minItems": 2, "maxItems": 2}, value.default)
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    loss: str  # a function of advkd.train.objectives
+    loss: str  # a formula of advkd.losses, registered under this name in advkd.train.objectives
     teacher: str = "none"  # TEACHERS: none | real (a run or file) | virtual | average
     adversarial: bool = False  # the student trains on x' = PGD(x) (recipe `attack`)
     exits: bool = False  # the loss sees every exit of a multi-exit model (model `exits: true`)
@@ -76,18 +84,10 @@ class Method:
         if self.attack.startswith("kl_teacher") and self.teacher != "real":
             raise ValueError(f"method {self.name}: attack {self.attack} needs a real teacher")
 
-    @property
-    def distilled(self) -> bool:
-        """Learns from a teacher, real, virtual or its own average (rule `distill`); else rule `train`."""
-        return self.teacher != "none"
-
-    def defaults(self) -> dict:
-        return {key: option.default for key, option in self.options.items() if not option.required}
-
     def loss_options(self, method_spec: dict) -> dict:
-        """The options the loss function takes, completed with their defaults."""
-        given = {**self.defaults(), **method_spec}
-        return {key: given[key] for key, option in self.options.items() if not option.step}
+        """The options the loss takes, from a method entry whose defaults are filled in
+        (`advkd.schema.complete`)."""
+        return {key: method_spec[key] for key, option in self.options.items() if not option.step}
 
     def schema(self) -> dict:
         """JSON schema of this method's config entry (`then` branch of `$defs/method`)."""
@@ -100,43 +100,41 @@ class Method:
 
 CE_OPTIONS = {"label_smoothing": probability(0.0)}  # mass spread uniformly over all K classes
 # Hinton et al.: (1 - alpha) CE + alpha T^2 m KL; m rescales to Yuan et al.'s reductions (advkd.losses).
-KD_OPTIONS = {"alpha": probability(), "temperature": positive(), "multiplier": non_negative(1.0)}
+KD_OPTIONS = {"alpha": probability(), "temperature": temperature(), "multiplier": non_negative(1.0)}
 # Yuan et al.'s virtual teacher: delta on the true class (their correct_prob, 0.99).
 TFKD_OPTIONS = {**KD_OPTIONS, "delta": probability(0.99)}
 # Zhang et al. (BYOT): alpha on the KD terms, T, and the feature-hint weight per example.
-BYOT_OPTIONS = {"alpha": probability(), "temperature": positive(), "hint_weight": non_negative()}
+BYOT_OPTIONS = {"alpha": probability(), "temperature": temperature(), "hint_weight": non_negative()}
 # Which input the teacher of an adversarial student sees: the clean x (the paper's eq. 6) or the
 # student's x' (Maroto et al.'s AKD trainer).
 TEACHER_INPUT = {"teacher_input": Option({"enum": ["clean", "adversarial"]}, "clean", step=True)}
 # Defaults from each method's official code (advkd.losses names the files). `multiplier` scales
 # the KL terms only, to convert a reference code's KL reduction to ours (see advkd.losses).
 TRADES_OPTIONS = {"beta": non_negative(6.0)}
-ARD_OPTIONS = {"alpha": probability(1.0), "temperature": positive(30.0), "multiplier": non_negative(1.0)}
+ARD_OPTIONS = {"alpha": probability(1.0), "temperature": temperature(30.0), "multiplier": non_negative(1.0)}
 RSLAD_OPTIONS = {"alpha": probability(5 / 6), "multiplier": non_negative(1.0)}
 ADAAD_OPTIONS = {"alpha": probability(1.0), "multiplier": non_negative(1.0)}
 # ADR (github.com/yuyuwu5/ADR, config/cifar10/resnet18_pgd_sgd_adr.gin): the weight average's
-# decay, and tau and lambda annealed along a cosine over every training step.
+# decay, and tau and lambda annealed along a cosine over every training step, [start, end].
 ADR_OPTIONS = {
     "average_decay": Option({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, 0.995, step=True),
-    "temperature_start": positive(2.5),
-    "temperature_end": positive(2.0),
-    "interpolation_start": probability(0.7),
-    "interpolation_end": probability(0.95),
+    "temperature": annealed(temperature([2.5, 2.0])),
+    "interpolation": annealed(probability([0.7, 0.95])),
 }
 
 _DECLARED = [
-    Method("ce", "cross_entropy", options=CE_OPTIONS),
-    Method("kd", "distillation", teacher="real", options=KD_OPTIONS),
-    Method("tfkd_reg", "virtual_teacher", teacher="virtual", options=TFKD_OPTIONS),
-    Method("byot", "self_distillation", exits=True, options=BYOT_OPTIONS),
+    Method("ce", "ce", options=CE_OPTIONS),
+    Method("kd", "kd", teacher="real", options=KD_OPTIONS),
+    Method("tfkd_reg", "tfkd_reg", teacher="virtual", options=TFKD_OPTIONS),
+    Method("byot", "byot", exits=True, options=BYOT_OPTIONS),
     # Adversarial forms: the student sees x' = PGD(x). `at` is Madry et al.'s adversarial
     # training; `at_kd` the paper's eq. 6; `at_tfkd_reg` its eq. 7; `at_byot` BYOT on x', the
     # attack aimed at the deepest exit (the classifier that is evaluated and attacked).
-    Method("at", "cross_entropy", adversarial=True, options=CE_OPTIONS),
-    Method("at_kd", "distillation", teacher="real", adversarial=True, options={**KD_OPTIONS, **TEACHER_INPUT}),
-    Method("at_tfkd_reg", "virtual_teacher", teacher="virtual", adversarial=True, options=TFKD_OPTIONS),
-    Method("at_byot", "self_distillation", adversarial=True, exits=True, options=BYOT_OPTIONS),
-    # Robust distillation (issue 15): formulas, defaults and sources in advkd.losses. The student
+    Method("at", "ce", adversarial=True, options=CE_OPTIONS),
+    Method("at_kd", "kd", teacher="real", adversarial=True, options={**KD_OPTIONS, **TEACHER_INPUT}),
+    Method("at_tfkd_reg", "tfkd_reg", teacher="virtual", adversarial=True, options=TFKD_OPTIONS),
+    Method("at_byot", "byot", adversarial=True, exits=True, options=BYOT_OPTIONS),
+    # Robust distillation: formulas, defaults and sources in advkd.losses. The student
     # trains on x and x' (TRADES, ARD, RSLAD, AdaAD); AdaAD's teacher sees both as well.
     Method(
         "trades",
@@ -180,6 +178,38 @@ def get_method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; allowed: {', '.join(METHODS)}")
     return METHODS[name]
+
+
+def check_method_fits(method: Method, has_teacher: bool, model: dict) -> tuple[str, str] | None:
+    """(where, what) when a run's teacher or model does not go with its method, else None: the
+    config check and the training loop (which also sees runs built without a config) both ask."""
+    if (method.teacher == "real") != has_teacher:
+        return "", f"method {method.name!r} {'takes no teacher' if has_teacher else 'needs a teacher'}"
+    if method.exits != model.get("exits", False):
+        if method.exits:
+            return ".model", f"method {method.name!r} needs a multi-exit model (exits: true)"
+        exit_methods = ", ".join(m.name for m in METHODS.values() if m.exits)
+        return ".model.exits", f"only methods {exit_methods} train a multi-exit model"
+    return None
+
+
+# Stand-ins for options without a default, where a check needs some value (the GPU check and the
+# tests train every method): the paper's settings where it has them.
+EXAMPLE_OPTIONS = {
+    "kd": {"alpha": 0.9, "temperature": 4.0},
+    "at_kd": {"alpha": 0.9, "temperature": 4.0},
+    "tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
+    "at_tfkd_reg": {"alpha": 0.1, "temperature": 20.0, "multiplier": 10.0},
+    "byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
+    "at_byot": {"alpha": 0.1, "temperature": 3.0, "hint_weight": 1e-4},
+}
+
+
+def example_options(method: Method) -> dict:
+    """A value for every required option of a method, so a new method is checked without an edit:
+    EXAMPLE_OPTIONS, else 0.5 within [0, 1] and 2 otherwise (temperatures, weights)."""
+    values = {key: 0.5 if o.schema.get("maximum") == 1 else 2.0 for key, o in method.options.items() if o.required}
+    return {**values, **EXAMPLE_OPTIONS.get(method.name, {})}
 
 
 def method_schema() -> dict:

@@ -1,9 +1,10 @@
 """The config schema and the defaults it declares: one place for every default value.
 
-`config.schema.yaml` documents each key and carries its `default`; `$defs/method` is generated
-from the method table (`advkd.methods`). `complete(value, "recipe")` fills in every default that
-applies to a config part, following the schema's `$ref`s and its `if`/`then` variants (per
-dataset source, model architecture, method, schedule). Code that consumes a spec completes it
+`config.schema.yaml` documents each key and carries its `default`; `$defs/method` and
+`$defs/column` are generated from the method and column tables (`advkd.methods`,
+`advkd.columns`). `complete(value, "recipe")` fills in every default that applies to a config
+part, following the schema's `$ref`s and its `if`/`then` variants (per dataset source, model
+architecture, method, schedule). Code that consumes a spec completes it
 once and then reads keys directly. Needs only PyYAML: the GPU check and job scripts use it where
 jsonschema is not installed (`advkd.config` validates with jsonschema).
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .columns import column_schema
 from .methods import method_schema
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
@@ -27,9 +29,11 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 @cache
 def schema() -> dict:
-    """The full JSON schema: the YAML file with `$defs/method` generated from the method table."""
+    """The full JSON schema: the YAML file with `$defs/method` and `$defs/column` generated from the
+    method and column tables."""
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["method"] = method_schema()
+    loaded["$defs"]["column"] = column_schema()
     return loaded
 
 

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import advkd.config
+from advkd.columns import WEIGHTS_FILES
 from advkd.experiments import ConfigError, canonical_json
 from advkd.plan import RuntimeRequests, cpu_only_notice
 from advkd.schema import complete
@@ -21,6 +22,8 @@ COMPUTE = REGISTRY.compute  # how to run: a job resource, never a param, so chan
 wildcard_constraints:
     dataset="|".join(config["datasets"]) or "(?!)",
     table="|".join(config.get("tables", {})) or "(?!)",
+    run_id="[^/]+",
+    weights="|".join(WEIGHTS_FILES),
 
 
 def get_run(wildcards):
@@ -39,7 +42,11 @@ def get_run_teacher(wildcards):
     run = get_run(wildcards)
     if run.teacher_file:
         return run.teacher_file
-    return f"{run.teacher.folder}/model.pt" if run.teacher else []
+    return run.teacher.weights_path("last") if run.teacher else []
+
+
+def get_weights_file(wildcards):
+    return get_run(wildcards).weights_path(wildcards.weights)
 
 
 def get_dataset_spec(wildcards):
@@ -61,8 +68,7 @@ RUNTIMES = RuntimeRequests(REGISTRY)
 
 
 def get_training_runtime(wildcards):
-    kind = "distill" if get_run(wildcards).distilled else "train"
-    return get_recipe_resources(wildcards).get("runtime") or RUNTIMES(kind, wildcards.run_id)
+    return get_recipe_resources(wildcards).get("runtime") or RUNTIMES("train", wildcards.run_id)
 
 
 def get_autoattack_runtime(wildcards):
@@ -95,15 +101,8 @@ def get_table_runs(wildcards):
 
 
 def get_table_inputs(wildcards):
-    runs = get_table_runs(wildcards)
-    attacked = REGISTRY.table_needs_autoattack(wildcards.table)
-    best = REGISTRY.table_best_evaluations(wildcards.table)
-    return {
-        "metrics": [f"{r.folder}/metrics.json" for r in runs],
-        "autoattack": [f"{r.folder}/autoattack.json" for r in runs] if attacked else [],
-        "pgd": [f"{r.folder}/pgd.json" for r in runs] if REGISTRY.table_needs_pgd(wildcards.table) else [],
-        **{f"{kind}_best": [f"{r.folder}/{kind}_best.json" for r in runs if r.validated] for kind in best},
-    }
+    """Every evaluation file the table's columns read (advkd.columns), of every run it shows."""
+    return [run.evaluation_path(e, w) for run, e, w in REGISTRY.table_evaluations(wildcards.table)]
 
 
 def get_table_histories(wildcards):
@@ -116,6 +115,14 @@ def get_table_definition(wildcards):
 
 def get_table_run_names(wildcards):
     return json.dumps([r.name for r in get_table_runs(wildcards)])
+
+
+def get_table_run_folders(wildcards):
+    """{run name: [its folder per seed]}: where the table script finds each run's files."""
+    folders = {}
+    for run in get_table_runs(wildcards):
+        folders.setdefault(run.name, []).append(run.folder)
+    return json.dumps(folders)
 
 
 def get_figure_gradients(wildcards):

@@ -1,13 +1,18 @@
+# The attacks of a run's last weights (model.pt) or of its best on validation (best.pt): the
+# {weights} in the file name says which. Each its own job and file: AutoAttack is the expensive
+# one, and turning PGD on or off reruns none of it.
+
+
 rule autoattack:
     input:
-        model="results/runs/{run_id}/model.pt",
+        model=get_weights_file,
         data=get_run_dataset,
     output:
-        "results/runs/{run_id}/autoattack.json",
+        "results/runs/{run_id}/autoattack_{weights}.json",
     log:
-        "logs/autoattack/{run_id}.log",
+        "logs/autoattack/{run_id}.{weights}.log",
     benchmark:
-        "benchmarks/autoattack/{run_id}.tsv"
+        "benchmarks/autoattack/{run_id}.{weights}.tsv"
     conda:
         "../../envs/advkd.yaml"
     threads: COMPUTE["threads_per_job"]
@@ -23,17 +28,16 @@ rule autoattack:
         "../scripts/autoattack.py"
 
 
-# PGD beside AutoAttack, its own job and file: turning it on or off reruns no AutoAttack.
 rule pgd:
     input:
-        model="results/runs/{run_id}/model.pt",
+        model=get_weights_file,
         data=get_run_dataset,
     output:
-        "results/runs/{run_id}/pgd.json",
+        "results/runs/{run_id}/pgd_{weights}.json",
     log:
-        "logs/pgd/{run_id}.log",
+        "logs/pgd/{run_id}.{weights}.log",
     benchmark:
-        "benchmarks/pgd/{run_id}.tsv"
+        "benchmarks/pgd/{run_id}.{weights}.tsv"
     conda:
         "../../envs/advkd.yaml"
     threads: COMPUTE["threads_per_job"]
@@ -46,32 +50,3 @@ rule pgd:
         attack=get_pgd_params,
     script:
         "../scripts/pgd.py"
-
-
-# The best-on-validation weights (best.pt) of a run whose recipe holds out a validation split.
-use rule autoattack as autoattack_best with:
-    input:
-        model="results/runs/{run_id}/best.pt",
-        data=get_run_dataset,
-    output:
-        "results/runs/{run_id}/autoattack_best.json",
-    log:
-        "logs/autoattack_best/{run_id}.log",
-    benchmark:
-        "benchmarks/autoattack_best/{run_id}.tsv"
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(validated=True),
-
-
-use rule pgd as pgd_best with:
-    input:
-        model="results/runs/{run_id}/best.pt",
-        data=get_run_dataset,
-    output:
-        "results/runs/{run_id}/pgd_best.json",
-    log:
-        "logs/pgd_best/{run_id}.log",
-    benchmark:
-        "benchmarks/pgd_best/{run_id}.tsv"
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(validated=True),

@@ -1,7 +1,7 @@
 # Report rules run where Snakemake runs, also on a cluster: each is seconds of work.
 rule table:
     input:
-        unpack(get_table_inputs),
+        evaluations=get_table_inputs,
     output:
         csv=report(f"{REPORTS}/{{table}}.csv", caption="../report/table.rst", category="Tables"),
         md=f"{REPORTS}/{{table}}.md",
@@ -13,7 +13,7 @@ rule table:
         "../../envs/advkd.yaml"
     params:
         definition=get_table_definition,
-        run_names=get_table_run_names,
+        runs=get_table_run_folders,
     script:
         "../scripts/table.py"
 

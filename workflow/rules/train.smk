@@ -1,15 +1,16 @@
-# Runs without a teacher (baselines, teachers, pretrained selves) are built by `train`;
-# runs that learn from a teacher, real or virtual (Tf-KD-reg), by `distill`. Same script, which
-# also evaluates the run (metrics.json): a job of its own would pay torch's start-up for it again.
-# A run whose recipe holds out a validation split also writes its best weights on it (best.pt):
-# the `_validated` twins of both rules.
+# Every run trains here, with its teacher when it has one (a run's model.pt or a weights file).
+# The same job evaluates the run (metrics.json): a job of its own would pay torch's start-up for
+# it again. best.pt: the best weights on the run's validation split (recipe `validation`); a run
+# without one links its last weights there.
 
 
 rule train:
     input:
         data=get_run_dataset,
+        teacher=get_run_teacher,
     output:
         model="results/runs/{run_id}/model.pt",
+        best="results/runs/{run_id}/best.pt",
         history="results/runs/{run_id}/history.json",
         gradients="results/runs/{run_id}/gradients.json",
         metrics="results/runs/{run_id}/metrics.json",
@@ -17,8 +18,6 @@ rule train:
         "logs/train/{run_id}.log",
     benchmark:
         "benchmarks/train/{run_id}.tsv"
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(distilled=False, validated=False),
     conda:
         "../../envs/advkd.yaml"
     threads: COMPUTE["threads_per_job"]
@@ -31,37 +30,3 @@ rule train:
         spec=get_run_spec,
     script:
         "../scripts/train.py"
-
-
-use rule train as distill with:
-    input:
-        data=get_run_dataset,
-        teacher=get_run_teacher,
-    log:
-        "logs/distill/{run_id}.log",
-    benchmark:
-        "benchmarks/distill/{run_id}.tsv"
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(distilled=True, validated=False),
-
-
-use rule train as train_validated with:
-    output:
-        model="results/runs/{run_id}/model.pt",
-        best="results/runs/{run_id}/best.pt",
-        history="results/runs/{run_id}/history.json",
-        gradients="results/runs/{run_id}/gradients.json",
-        metrics="results/runs/{run_id}/metrics.json",
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(distilled=False, validated=True),
-
-
-use rule distill as distill_validated with:
-    output:
-        model="results/runs/{run_id}/model.pt",
-        best="results/runs/{run_id}/best.pt",
-        history="results/runs/{run_id}/history.json",
-        gradients="results/runs/{run_id}/gradients.json",
-        metrics="results/runs/{run_id}/metrics.json",
-    wildcard_constraints:
-        run_id=REGISTRY.id_pattern(distilled=True, validated=True),

@@ -1,5 +1,5 @@
-"""Rules train and distill: train one run (with its teacher, if any), evaluate it, and write its
-artifacts; evaluating here spares a second process its start-up (torch, the device, the data)."""
+"""Rule train: train one run (with its teacher, if any), evaluate it, and write its artifacts;
+evaluating here spares a second process its start-up (torch, the device, the data)."""
 
 import json
 from pathlib import Path
@@ -7,33 +7,26 @@ from pathlib import Path
 from advkd.data import load
 from advkd.devices import claim_device
 from advkd.evaluate import run_metrics
-from advkd.evaluate.accuracy import accuracy_and_loss
-from advkd.io import save_torch, write_json
+from advkd.io import link_file, save_torch, write_json
 from advkd.joblog import job_log
-from advkd.train import build_for_data, fit, load_teacher
+from advkd.train import fit, load_teacher
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
+run_id = sm.wildcards.run_id
 with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as device:
     spec = json.loads(sm.params.spec)
     data = load(sm.input.data)
-    teacher = None
-    if spec["teacher"] is not None:
-        teacher = load_teacher(spec["teacher"], data, sm.input.teacher, device)
+    teacher = load_teacher(spec["teacher"], data, sm.input.teacher, device) if spec["teacher"] else None
     checkpoint = Path(sm.output.model).with_name("checkpoint.pt")
-    result = fit(spec, data, sm.wildcards.run_id, checkpoint, teacher=teacher, device=device)
-    metrics = run_metrics(result.model, data, spec, result.history)
-    if result.best is not None:  # the best-on-validation weights on the test set
-        best = build_for_data(spec["model"], data).to(device)
-        best.load_state_dict(result.best["state"])
-        accuracy, _ = accuracy_and_loss(best, data.test_x, data.test_y)
-        metrics["best"] = {"epoch": result.best["epoch"], "validation": result.best["score"], "test_acc": accuracy}
-    for flag in metrics["flags"]:
-        log.warning("run %s: COLLAPSED? %s", sm.wildcards.run_id, flag)
-    log.info("run %s: %s", sm.wildcards.run_id, metrics)
+    result = fit(spec, data, run_id, checkpoint, teacher=teacher, device=device)
+    metrics = run_metrics(result.model, data, spec, result.history, run_id, result.best)
+    log.info("run %s: %s", run_id, metrics)
     write_json(sm.output.history, result.history)
     write_json(sm.output.gradients, result.gradients)
     write_json(sm.output.metrics, metrics)
     save_torch(result.model.state_dict(), sm.output.model)
-    if result.best is not None:  # rule train_validated / distill_validated
+    if result.best is not None:
         save_torch(result.best["state"], sm.output.best)
+    else:  # no validation split: the best weights are the last (a hard link, no second copy)
+        link_file(sm.output.model, sm.output.best)
     checkpoint.unlink(missing_ok=True)  # the run is complete: its weights are the artifact now

@@ -1,9 +1,12 @@
 """Everything a table reads of one trained run, computed where it was trained (rule train), so no
 separate process pays torch's start-up again for milliseconds of work: clean test accuracy and
-loss, accuracy with and without the omitted classes, every exit's accuracy, size and FLOPs, and
-the flags of a collapsed run."""
+loss, accuracy with and without the omitted classes, every exit's accuracy, size and FLOPs, the
+best-on-validation weights' test accuracy, and the flags of a collapsed run."""
 
 from __future__ import annotations
+
+import copy
+import logging
 
 from torch import nn
 
@@ -13,9 +16,15 @@ from .accuracy import accuracy_and_loss, exit_accuracies, subset_accuracies
 from .complexity import count_flops, count_parameters
 from .health import collapse_flags
 
+log = logging.getLogger(__name__)
 
-def run_metrics(model: nn.Module, data: PreparedDataset, spec: dict, history: list[dict]) -> dict:
-    """metrics.json of a run (fp32, eval mode): what tables 1-6 show."""
+
+def run_metrics(
+    model: nn.Module, data: PreparedDataset, spec: dict, history: list[dict], run_id: str, best: dict | None = None
+) -> dict:
+    """metrics.json of a run (fp32, eval mode): what the tables read of it besides attacks. `best`:
+    the best-on-validation weights (`TrainResult.best`), scored on the test set too. A sign of
+    collapse is logged here, once, and kept in the file for the tables to mark."""
     test_acc, test_loss = accuracy_and_loss(model, data.test_x, data.test_y)
     metrics = {
         "test_acc": test_acc,
@@ -29,4 +38,11 @@ def run_metrics(model: nn.Module, data: PreparedDataset, spec: dict, history: li
         metrics["subsets"] = {"classes": omitted, **subset_accuracies(model, data.test_x, data.test_y, omitted)}
     if isinstance(model, MultiExitResNet):
         metrics["exits"] = exit_accuracies(model, data.test_x, data.test_y)
+    if best is not None:
+        best_model = copy.deepcopy(model)
+        best_model.load_state_dict(best["state"])
+        accuracy, _ = accuracy_and_loss(best_model, data.test_x, data.test_y)
+        metrics["best"] = {"epoch": best["epoch"], "validation": best["score"], "test_acc": accuracy}
+    for flag in metrics["flags"]:
+        log.warning("run %s: COLLAPSED? %s", run_id, flag)
     return metrics

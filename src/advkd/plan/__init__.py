@@ -12,23 +12,16 @@ import math
 from pathlib import Path
 
 from ..experiments import Registry
+from ..sizes import dataset_size
 from .rates import Rates, gpu_rates
-from .work import Job, attack_jobs, dataset_size, plan_jobs, training_job
+from .work import Job, attack_jobs, plan_jobs, training_job
 
 SAFETY = 3.0  # a cluster job asks for 3x its estimate ...
 MIN_RUNTIME_MINUTES = 10  # ... and at least 10 minutes (start-up, a slow node, a shared GPU)
-OUTPUTS = {
-    "train": "metrics.json",
-    "distill": "metrics.json",
-    "autoattack": "autoattack.json",
-    "pgd": "pgd.json",
-    "autoattack_best": "autoattack_best.json",
-    "pgd_best": "pgd_best.json",
-}
 
 
 def is_done(job: Job, workdir: Path) -> bool:
-    return (workdir / "results" / "runs" / job.target / OUTPUTS[job.rule]).exists()
+    return (workdir / "results" / "runs" / job.target / job.output).exists()
 
 
 def runtime_minutes(job: Job, rates: Rates) -> int:
@@ -39,7 +32,7 @@ def runtime_minutes(job: Job, rates: Rates) -> int:
 class RuntimeRequests:
     """Minutes a cluster job of (rule, run id) asks for on the config's `compute.gpu`, priced
     when Snakemake asks: any run of the config, also one no table shows (a target on the command
-    line)."""
+    line). Either weights of a run cost an attack the same."""
 
     def __init__(self, registry: Registry):
         self.registry, self.rates = registry, gpu_rates(registry.compute["gpu"])
@@ -48,10 +41,10 @@ class RuntimeRequests:
     def __call__(self, rule: str, run_id: str) -> int:
         run = self.registry.by_id(run_id)
         size = self.sizes[run.dataset]
-        if rule in ("train", "distill"):
+        if rule == "train":
             job = training_job(run, size)
         else:
-            (job,) = attack_jobs(run, size, self.registry.autoattack, {rule})
+            (job,) = attack_jobs(run, size, self.registry.autoattack, {(rule, "last")})
         return runtime_minutes(job, self.rates)
 
 

@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     for job in jobs:
         done = is_done(job, args.directory)
         cost = (0.0, 0.0, 0.0) if done else (job.flops / 1e15, here.seconds(job) / 3600, gpu.seconds(job) / 3600)
-        rows.append((job.rule, job.target, "done" if done else f"{cost[0]:.4f}", *(f"{c:.3f}" for c in cost[1:])))
-        totals = per_rule[job.rule]
+        rows.append((job.label, job.target, "done" if done else f"{cost[0]:.4f}", *(f"{c:.3f}" for c in cost[1:])))
+        totals = per_rule[job.label]
         totals[0] += 1
         totals[1] += done
         for i, c in enumerate(cost):
@@ -84,10 +84,10 @@ def compare(jobs: list[Job], rates: Rates, workdir: Path) -> list[tuple[str, ...
     """Per rule: the estimate for this machine against Snakemake's own timings (`benchmark:` files)."""
     per_rule = defaultdict(lambda: [0, 0.0, 0.0])
     for job in jobs:
-        timing = workdir / "benchmarks" / job.rule / f"{job.target}.tsv"
+        timing = workdir / "benchmarks" / f"{job.benchmark}.tsv"
         if timing.exists():
             measured = float(timing.read_text().splitlines()[1].split("\t")[0])
-            totals = per_rule[job.rule]
+            totals = per_rule[job.label]
             totals[0] += 1
             totals[1] += rates.seconds(job)
             totals[2] += measured

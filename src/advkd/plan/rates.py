@@ -1,16 +1,15 @@
 """How fast a machine does each kind of work: the GPU table and this machine's probe.
 
-A GPU's rate for a kind of work is its datasheet peak times a utilisation that the GPU check
-(`python -m speed.gpu --json`) measured; every measured file in `measured/` is read here, so a new
-GPU run updates the cost model by adding its file. A GPU without a measurement of its own is
-priced with the utilisation measured on another (the newest file), a stated assumption. This
-machine's rates come from a probe of a few seconds (`probe_cpu`).
+A GPU's rate for a kind of work is its datasheet peak (`gpus`) times a utilisation that the GPU
+check (`python -m speed.gpu --json`) measured; every measured file in `measured/` is read here
+(`measured.GpuCheck`), so a new GPU run updates the cost model by adding its file. A GPU without
+a measurement of its own is priced with the utilisation measured on the others, a stated
+assumption. This machine's rates come from a probe of a few seconds (`probe_cpu`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -18,18 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .flops import forward_flops
+from .gpus import DATASHEETS
+from .measured import WORKLOADS, GpuCheck, measured_checks
 from .work import ATTACK_ITERATIONS, PASSES_PER_ITERATION, Job, model_key
 
-MEASURED = Path(__file__).with_name("measured")
-
-# Dense (no sparsity) peaks in TFLOP/s from NVIDIA's datasheets: bf16 tensor (training runs in
-# bf16 autocast) and TF32 tensor (cuDNN's default for fp32 convolutions: evaluation, attacks).
-DATASHEETS = {
-    "h100": ("NVIDIA H100 SXM", 989.4, 494.7),
-    "h200": ("NVIDIA H200 SXM", 989.4, 494.7),  # the H100's chip with more, faster memory
-    "a100": ("NVIDIA A100 SXM", 312.0, 156.0),
-    "l40s": ("NVIDIA L40S", 362.05, 183.2),
-}
 PEAK_KIND = {"train": "bf16", "adversarial": "bf16", "attack": "tf32"}
 # The paper's models: their utilisation prices every model a GPU check did not time. Larger
 # convolutions run far closer to the peak (WideResNet-34-10: 22-25 % on an H100, ResNet18: 4-6 %).
@@ -77,39 +68,32 @@ class Rates:
         )
 
 
-def measured_utilisation(path: Path) -> dict:
+def measured_utilisation(name: str, check: GpuCheck) -> dict:
     """Utilisation per kind of work (of the bf16 or TF32 peak) and start-up, from one GPU check:
     training and PGD training for the paper's ResNets together (the rate of any model not timed)
     and for each model timed (by work.model_key)."""
-    report = json.loads(path.read_text())
-    timed: dict[str, dict[str, list[float]]] = {}  # model_key -> label -> utilisation
-    for key, figure in report["figures"]["train"].items():
-        arch, width, side, label = re.fullmatch(r"(.+)_w([\d.]+)_(\d+)px_(.+)", key).groups()
-        model = model_key({"arch": arch, "width": float(width)}, (3, int(side), int(side)))
-        timed.setdefault(model, {}).setdefault(label, []).append(figure["mfu"])
-    resnets = [labels for key, labels in timed.items() if json.loads(key)["model"]["arch"] in DEFAULT_MODELS]
-    by_label = {
-        label: [u for labels in resnets for u in labels.get(label, [])] for label in ("standard", "KD", "PGD-7")
-    }
-    key, attack = next(iter(report["figures"]["attack"].items()))
-    arch, width, side = key.split("_")
-    forward = forward_flops({"arch": arch, "width": float(width[1:])}, (3, int(side[:-2]), int(side[:-2])), 10)
-    gpu = next(name for name, (label, *_) in DATASHEETS.items() if label.split()[1] in " ".join(report["machine"]))
-    _, bf16, tf32 = DATASHEETS[gpu]
-    budget = attack["autoattack_full_budget"]
-    passes = 1 + sum(ATTACK_ITERATIONS["standard"][a] * PASSES_PER_ITERATION[a] for a in budget["attack_seconds"])
-    attack_rate = budget["points"] * forward * passes / sum(budget["attack_seconds"].values())
+    sheet = DATASHEETS[check.gpu]
+    bf16, tf32 = sheet.bf16_tflops * 1e12, sheet.tf32_tflops * 1e12
+    timed: dict[str, dict[str, list[float]]] = {}  # model_key -> workload -> utilisation
+    for rate in check.training:
+        model = model_key(rate.model, (3, rate.side, rate.side))
+        timed.setdefault(model, {}).setdefault(rate.workload, []).append(rate.utilisation(bf16))
+    resnets = [workloads for key, workloads in timed.items() if json.loads(key)["model"]["arch"] in DEFAULT_MODELS]
+    by_workload = {w: [u for workloads in resnets for u in workloads.get(w, [])] for w in WORKLOADS}
+    attack = check.attacks[0]
+    forward = forward_flops(attack.model, (3, attack.side, attack.side), 10)
+    passes = 1 + sum(ATTACK_ITERATIONS["standard"][a] * PASSES_PER_ITERATION[a] for a in attack.attack_seconds)
+    attack_rate = attack.autoattack_points * forward * passes / sum(attack.attack_seconds.values())
     return {
-        "gpu": gpu,
-        "train": _mean(by_label["standard"] + by_label["KD"]),
-        "adversarial": _mean(by_label["PGD-7"]),
+        "gpu": check.gpu,
+        "train": _mean(by_workload["standard"] + by_workload["KD"]),
+        "adversarial": _mean(by_workload["PGD-7"]),
         "models": {
-            key: {"train": _mean(labels["standard"] + labels["KD"]), "adversarial": _mean(labels["PGD-7"])}
-            for key, labels in timed.items()
+            key: {"train": _mean(w["standard"] + w["KD"]), "adversarial": _mean(w["PGD-7"])} for key, w in timed.items()
         },
-        "attack": attack_rate / (tf32 * 1e12),
-        "startup_seconds": report["figures"]["startup_s"],
-        "source": path.name,
+        "attack": attack_rate / tf32,
+        "startup_seconds": check.startup_s,
+        "source": name,
     }
 
 
@@ -122,12 +106,12 @@ def gpu_rates(gpu: str) -> Rates:
     GPU checks), or measured on the other GPUs when it has none of its own (said in `source`)."""
     if gpu not in DATASHEETS:
         raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(DATASHEETS)}")
-    measured = [measured_utilisation(p) for p in sorted(MEASURED.glob("*.json"))]
+    measured = [measured_utilisation(name, check) for name, check in measured_checks() if not check.smoke]
     own = [m for m in measured if m["gpu"] == gpu]
     use = own or measured
     mean = {key: _mean([m[key] for m in use]) for key in (*PEAK_KIND, "startup_seconds")}
-    label, bf16, tf32 = DATASHEETS[gpu]
-    peaks = {"bf16": bf16 * 1e12, "tf32": tf32 * 1e12}
+    sheet = DATASHEETS[gpu]
+    peaks = {"bf16": sheet.bf16_tflops * 1e12, "tf32": sheet.tf32_tflops * 1e12}
     flop_seconds = {kind: 1 / (peaks[PEAK_KIND[kind]] * mean[kind]) for kind in PEAK_KIND}
     models = {}
     for key in sorted({key for m in use for key in m["models"]}):
@@ -141,7 +125,7 @@ def gpu_rates(gpu: str) -> Rates:
     others = ", ".join(sorted({m["gpu"] for m in use}))
     source = f"measured ({checks})" if own else f"datasheet peak x utilisation measured on {others} ({checks})"
     speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0)
-    return Rates(label, speed, models, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
+    return Rates(sheet.label, speed, models, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
 
 
 def probe_cpu(jobs: list[Job], threads: int = 1) -> Rates:

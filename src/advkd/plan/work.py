@@ -16,30 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 
+from ..columns import ATTACKS, evaluation_file
 from ..experiments import Registry, Run, canonical_json
-from ..methods import get_method
+from ..methods import Method, get_method
 from ..schema import complete
+from ..sizes import DatasetSize, dataset_size, training_images
 from .flops import forward_flops
-
-
-@dataclass(frozen=True)
-class DatasetSize:
-    shape: tuple[int, int, int]
-    n_train: int
-    n_test: int
-    classes: int
-
-
-# Sizes known before any download (torchvision's datasets, scikit-learn's digits split).
-KNOWN_SIZES = {
-    "digits": DatasetSize((1, 8, 8), 1437, 360, 10),
-    "mnist": DatasetSize((1, 28, 28), 60_000, 10_000, 10),
-    "fashion_mnist": DatasetSize((1, 28, 28), 60_000, 10_000, 10),
-    "cifar10": DatasetSize((3, 32, 32), 50_000, 10_000, 10),
-    "cifar100": DatasetSize((3, 32, 32), 50_000, 10_000, 100),
-}
 
 # AutoAttack's attack budgets, in iterations per point (pyautoattack 0.2.0, autoattack.py: the
 # standard version sets APGD to 1 restart of 100 iterations, APGD-T and FAB-T to 9 target classes
@@ -70,6 +53,22 @@ class Job:
     batch: int  # images per step
     teacher: str | None = None
     teacher_flops: float = 0.0
+    weights: str | None = None  # an attack's: last or best (advkd.columns.WEIGHTS)
+
+    @property
+    def label(self) -> str:
+        """The rule, and for an attack which weights: what the plan's summary groups by."""
+        return self.rule if self.weights in (None, "last") else f"{self.rule} ({self.weights})"
+
+    @property
+    def output(self) -> str:
+        """The job's file in its run's folder, present once it is done."""
+        return "metrics.json" if self.weights is None else evaluation_file(self.rule, self.weights)
+
+    @property
+    def benchmark(self) -> str:
+        """Snakemake's timing of the job: benchmarks/<this>.tsv (the rules' `benchmark:`)."""
+        return f"{self.rule}/{self.target}" + ("" if self.weights is None else f".{self.weights}")
 
 
 def model_key(model: dict, shape: tuple[int, int, int]) -> str:
@@ -77,45 +76,13 @@ def model_key(model: dict, shape: tuple[int, int, int]) -> str:
     return canonical_json({"model": complete(model, "model"), "shape": list(shape)})
 
 
-def dataset_size(spec: dict) -> DatasetSize:
-    """A dataset's shape and sizes without loading it: known ones, or an idx_dir's headers."""
-    spec = complete(spec, "dataset")
-    if spec["source"] == "digits":
-        return KNOWN_SIZES["digits"]
-    if spec["source"] == "torchvision":
-        return KNOWN_SIZES[spec["name"]]
-    headers = _idx_headers(Path(spec["path"]))
-    if headers is not None:
-        n_train, n_test, shape = headers
-        classes = len(spec["classes"]) if "classes" in spec else 10
-        return DatasetSize(shape, n_train, n_test, classes)
-    return KNOWN_SIZES.get(spec.get("name", "mnist"), KNOWN_SIZES["mnist"])  # files not here: MNIST-sized
-
-
-def _idx_headers(folder: Path) -> tuple[int, int, tuple[int, int, int]] | None:
-    """(train count, test count, image shape) from the images' idx headers, or None."""
-    import gzip
-
-    counts, shape = [], None
-    for stem in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
-        path = next((p for p in (folder / stem, folder / f"{stem}.gz") if p.is_file()), None)
-        if path is None:
-            return None
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-            header = f.read(16)
-        n, h, w = (int.from_bytes(header[i : i + 4], "big") for i in (4, 8, 12))
-        counts.append(n)
-        shape = (1, h, w)
-    return counts[0], counts[1], shape
-
-
-def training_images(run: Run, size: DatasetSize) -> int:
-    """Training images after the run's class filter and limit (classes taken as balanced)."""
-    data = run.spec["data"]
-    kept = len(data["keep_classes"]) if "keep_classes" in data else size.classes
-    kept -= len(set(data.get("drop_classes", [])) - set(data.get("keep_classes", range(size.classes))))
-    n = round(size.n_train * kept / size.classes)
-    return min(n, data.get("limit", n))
+def forward_passes(method: Method, attack_steps: int) -> tuple[int, int, int]:
+    """Forward-pass equivalents per training image (a backward costs about two forwards): of the
+    trained network with every exit (forward and backward on each of the method's inputs), of its
+    deepest path under attack (a forward and an input-backward per PGD step), and of the teacher
+    (its forwards, and its input-backwards when the attack goes through it, as AdaAD's does)."""
+    teacher = method.teacher_passes + (2 * attack_steps if method.attack == "kl_teacher_adversarial" else 0)
+    return 3 * method.student_passes, 2 * attack_steps, teacher
 
 
 def training_job(run: Run, size: DatasetSize) -> Job:
@@ -123,17 +90,15 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     recipe = complete(spec["recipe"], "recipe")
     student = forward_flops(spec["model"], size.shape, size.classes)
     trained = forward_flops(spec["model"], size.shape, size.classes, every_exit=method.exits)
-    per_image = 3 * trained * method.student_passes
     teacher_model = spec["teacher"]["model"] if spec["teacher"] else None
     if method.teacher == "average":  # the student's weight average on x (ADR)
         teacher_model = spec["model"]
     teacher = forward_flops(teacher_model, size.shape, size.classes) if teacher_model else 0
     attack_steps = recipe["attack"]["steps"] if method.adversarial else 0
-    per_image += 2 * attack_steps * student
-    teacher_per_image = teacher * method.teacher_passes
-    if method.attack == "kl_teacher_adversarial":  # the attack also differentiates the teacher
-        teacher_per_image += 2 * attack_steps * teacher
-    n, epochs = training_images(run, size), recipe["epochs"]
+    trained_passes, attack_passes, teacher_passes = forward_passes(method, attack_steps)
+    per_image = trained_passes * trained + attack_passes * student
+    teacher_per_image = teacher_passes * teacher
+    n, epochs = training_images(spec["data"], size), recipe["epochs"]
     evaluation = 1 + bool(spec["data"].get("drop_classes")) + bool(method.exits)  # passes for metrics.json
     teacher_flops = epochs * n * teacher_per_image
     flops = epochs * (n * per_image + size.n_test * student) + evaluation * size.n_test * student + teacher_flops
@@ -144,15 +109,14 @@ def training_job(run: Run, size: DatasetSize) -> Job:
         flops += scorings * validation["size"] * (1 + pgd_passes) * student + size.n_test * student
     steps = epochs * math.ceil(n / recipe["batch_size"]) * (1 + attack_steps)
     kind = "adversarial" if method.adversarial else "train"
-    rule = "distill" if run.distilled else "train"
     teacher_key = model_key(teacher_model, size.shape) if teacher_model else None
     key = model_key(spec["model"], size.shape)
-    return Job(rule, run.id, flops, steps, kind, epochs, key, recipe["batch_size"], teacher_key, teacher_flops)
+    return Job("train", run.id, flops, steps, kind, epochs, key, recipe["batch_size"], teacher_key, teacher_flops)
 
 
-def attack_jobs(run: Run, size: DatasetSize, attack: dict, evaluations: Collection[str]) -> list[Job]:
-    """The run's AutoAttack and PGD jobs that a table shows (`evaluations`: autoattack, pgd, and
-    their `_best` twins on the best-on-validation weights, the same work)."""
+def attack_jobs(run: Run, size: DatasetSize, attack: dict, evaluations: Collection[tuple[str, str]]) -> list[Job]:
+    """The run's AutoAttack and PGD jobs that a table shows (`evaluations`: (autoattack or pgd,
+    last or best weights); either weights are the same work)."""
     forward = forward_flops(run.spec["model"], size.shape, size.classes)
     key = model_key(run.spec["model"], size.shape)
     n = min(attack["n"] or size.n_test, size.n_test)
@@ -161,15 +125,12 @@ def attack_jobs(run: Run, size: DatasetSize, attack: dict, evaluations: Collecti
     chosen = attack.get("attacks") or list(iterations)
     passes = sum(iterations[a] * PASSES_PER_ITERATION[a] for a in chosen)
     jobs = []
-    for evaluation in sorted(evaluations):
-        if evaluation.startswith("autoattack"):
-            steps = batches * sum(iterations[a] for a in chosen)
-            jobs.append(Job(evaluation, run.id, n * forward * (1 + passes), steps, "attack", 0, key, batch))
+    for evaluation, weights in sorted(evaluations):
+        if evaluation == "autoattack":
+            flops, steps = n * forward * (1 + passes), batches * sum(iterations[a] for a in chosen)
         else:
-            steps = attack["pgd"]["steps"]
-            jobs.append(
-                Job(evaluation, run.id, n * forward * (2 * steps + 1), batches * steps, "attack", 0, key, batch)
-            )
+            flops, steps = n * forward * (2 * attack["pgd"]["steps"] + 1), batches * attack["pgd"]["steps"]
+        jobs.append(Job(evaluation, run.id, flops, steps, "attack", 0, key, batch, weights=weights))
     return jobs
 
 
@@ -178,15 +139,14 @@ def plan_jobs(registry: Registry) -> list[Job]:
     config = registry.config
     sizes = {key: dataset_size(spec) for key, spec in config["datasets"].items()}
     shown: dict[str, Run] = {}
-    evaluations: dict[str, set[str]] = {}  # run id -> the attack jobs its tables need
+    evaluations: dict[str, set[tuple[str, str]]] = {}  # run id -> the attack jobs its tables need
     for table in config.get("tables", {}):
-        kinds = {f"{kind}_best" for kind in registry.table_best_evaluations(table)}
-        kinds |= {"autoattack"} if registry.table_needs_autoattack(table) else set()
-        kinds |= {"pgd"} if registry.table_needs_pgd(table) else set()
         for run in registry.table_runs(table):
             shown[run.id] = run
-            own = kinds if run.validated else {kind for kind in kinds if not kind.endswith("_best")}
-            evaluations.setdefault(run.id, set()).update(own)
+            evaluations.setdefault(run.id, set())
+        for run, evaluation, weights in registry.table_evaluations(table):
+            if evaluation in ATTACKS:
+                evaluations[run.id].add((evaluation, weights))
     trained = {}
     for run in [*shown.values(), *registry.figure_runs()]:
         while run is not None and run.id not in trained:  # a run and the teachers it learns from

@@ -1,62 +1,42 @@
-"""Paper tables from run metrics: each cell the mean ± std over seeds (n), beside the paper's value.
+"""Tables from the runs' evaluation files: each cell the mean ± std over seeds (n), beside the
+paper's value.
 
-A table definition (from the config) lists `columns` (metric names) and `rows`, each naming a run
-and, optionally, the paper's value per metric: a number, or [mean, std].
+A table definition (from the config) lists `columns` (names of `advkd.columns`) and `rows`, each
+naming a run and, optionally, the paper's value per column: a number, or [mean, std].
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import pandas as pd
 
-# metric -> (header, how to read it from one seed's metrics, is it a percentage)
-METRICS: dict[str, tuple[str, Callable[[dict], float], bool]] = {
-    "accuracy": ("Accuracy (%)", lambda m: 100 * m["eval"]["test_acc"], True),
-    "without": ("Acc. w/o omitted (%)", lambda m: 100 * m["eval"]["subsets"]["without"], True),
-    "only": ("Acc. only omitted (%)", lambda m: 100 * m["eval"]["subsets"]["only"], True),
-    "autoattack": ("AutoAttack acc. (%)", lambda m: 100 * m["autoattack"]["robust_acc"], True),
-    # Robust accuracy after each AutoAttack stage (each attacks what the earlier ones left standing).
-    "apgd_ce": ("after APGD-CE (%)", lambda m: _after(m, "apgd-ce"), True),
-    "apgd_t": ("after APGD-T (%)", lambda m: _after(m, "apgd-t"), True),
-    "fab_t": ("after FAB-T (%)", lambda m: _after(m, "fab-t"), True),
-    "square": ("after Square (%)", lambda m: _after(m, "square"), True),
-    "pgd": ("PGD acc. (%)", lambda m: 100 * m["pgd"]["acc"], True),
-    # The best-on-validation weights (recipe `validation`); the columns above are the last epoch's.
-    # A run without a validation split has none: a dash.
-    "best_accuracy": ("Best: accuracy (%)", lambda m: 100 * m["eval"].get("best", {}).get("test_acc", math.nan), True),
-    "best_autoattack": (
-        "Best: AutoAttack acc. (%)",
-        lambda m: 100 * m.get("autoattack_best", {}).get("robust_acc", math.nan),
-        True,
-    ),
-    "best_pgd": ("Best: PGD acc. (%)", lambda m: 100 * m.get("pgd_best", {}).get("acc", math.nan), True),
-    # BYOT: the shallower exits and the ensemble of all exits ("accuracy" is the deepest exit).
-    "exit1": ("Exit 1/4 (%)", lambda m: _exit(m, 0), True),
-    "exit2": ("Exit 2/4 (%)", lambda m: _exit(m, 1), True),
-    "exit3": ("Exit 3/4 (%)", lambda m: _exit(m, 2), True),
-    "ensemble": ("Ensemble (%)", lambda m: 100 * m["eval"].get("exits", {}).get("ensemble", math.nan), True),
-    "parameters": ("Parameters", lambda m: m["eval"]["parameters"], False),
-    "weights": ("Weights", lambda m: m["eval"]["weights"], False),
-    "macs": ("FLOPs (multiply-adds)", lambda m: m["eval"]["macs"], False),
-}
-
+from ..columns import COLUMNS, Column
+from ..io import read_json
 
 # Marks a row whose run collapsed (advkd.evaluate.health); the Markdown says why under the table.
 FLAG_MARK = "(collapsed?)"
 
-
-def _after(metrics: dict, attack: str) -> float:
-    """Robust accuracy after `attack`; NaN (shown as a dash) when the run's AutoAttack skipped it."""
-    return 100 * metrics["autoattack"]["after"].get(attack, math.nan)
+# One seed of a run: its evaluation files' contents by file name (metrics.json, autoattack_last.json, ...).
+Seed = dict[str, dict]
 
 
-def _exit(metrics: dict, index: int) -> float:
-    """Accuracy of a shallow exit; NaN (a dash) for a single-exit model."""
-    exits = metrics["eval"].get("exits")
-    return 100 * exits["accuracy"][index] if exits else math.nan
+def read_evaluations(folders: dict[str, list[str]], available: Iterable[str]) -> dict[str, list[Seed]]:
+    """Each run's evaluation files, per seed, among the `available` ones (the table's inputs: a run
+    without a validation split has no best-weights attack files, so its cells there are dashes)."""
+    available = {Path(path) for path in available}
+    return {
+        name: [{path.name: read_json(path) for path in available if path.parent == Path(folder)} for folder in seeds]
+        for name, seeds in folders.items()
+    }
+
+
+def read_cell(column: Column, seed: Seed) -> float:
+    found = seed.get(column.file)
+    return math.nan if found is None else column.read(found)
 
 
 def summarize(values: Sequence[float]) -> tuple[float, float, int]:
@@ -76,18 +56,18 @@ def paper_value(row: dict, metric: str) -> tuple[float | None, float | None]:
     return float(value), None
 
 
-def build(definition: dict, metrics: dict[str, list[dict]]) -> pd.DataFrame:
-    """One row per table row; per metric: ours (mean, std, n), the paper's (mean, std), the difference.
+def build(definition: dict, seeds: dict[str, list[Seed]]) -> pd.DataFrame:
+    """One row per table row; per column: ours (mean, std, n), the paper's (mean, std), the difference.
 
-    `metrics[run_name]` holds one dict per seed: {"eval": evaluate output, "autoattack": ...}.
+    `seeds[run_name]` holds one `Seed` per seed of the run.
     """
     records = []
     for row in definition["rows"]:
-        flags = [f"seed {i}: {flag}" for i, m in enumerate(metrics[row["run"]]) for flag in m["eval"].get("flags", [])]
+        run_seeds = seeds[row["run"]]
+        flags = [f"seed {i}: {flag}" for i, s in enumerate(run_seeds) for flag in s["metrics.json"].get("flags", [])]
         record = {"row": row["label"], "run": row["run"], "flags": "; ".join(flags)}
         for metric in definition["columns"]:
-            _, read, _ = METRICS[metric]
-            mean, std, n = summarize([read(m) for m in metrics[row["run"]]])
+            mean, std, n = summarize([read_cell(COLUMNS[metric], seed) for seed in run_seeds])
             paper, paper_std = paper_value(row, metric)
             record.update(
                 {
@@ -120,7 +100,7 @@ def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataF
     """Human-readable cells: 'ours', and where the paper has values, 'paper' and 'Δ', per metric."""
     out = pd.DataFrame({"Method": [f"{r['row']} {FLAG_MARK}" if r["flags"] else r["row"] for _, r in frame.iterrows()]})
     for metric in definition["columns"]:
-        header, _, percent = METRICS[metric]
+        header, percent = COLUMNS[metric].header, COLUMNS[metric].percent
         out[f"{header} ours"] = [
             _fmt(
                 r[f"{metric}_mean"],
@@ -154,9 +134,19 @@ def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataF
     return out
 
 
+def reference_note(definition: dict) -> str:
+    """Where the 'paper' columns come from, when the table has any."""
+    reference = definition.get("reference")
+    if reference is None or not any(row.get("paper") for row in definition["rows"]):
+        return ""
+    return f"Reference ('paper' columns): {reference['source']}, measured on {reference['dataset']}."
+
+
 def to_markdown(frame: pd.DataFrame, definition: dict) -> str:
     title = definition.get("title", "")
     notes = "".join(f"\n{FLAG_MARK} {r['row']}: {r['flags']}\n" for _, r in frame.iterrows() if r["flags"])
+    reference = reference_note(definition)
+    notes = (f"\n{reference}\n" if reference else "") + notes
     return f"### {title}\n\n{formatted(frame, definition).to_markdown(index=False, disable_numparse=True)}\n{notes}"
 
 

@@ -19,25 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..attacks import Objective, cross_entropy_objective, kl_to_fixed, kl_to_teacher, pgd_linf
+from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, epoch_generator, hold_out, select
 from ..devices import autocast
 from ..evaluate.accuracy import accuracy_and_loss
-from ..evaluate.health import collapse_flags
 from ..experiments import ConfigError
 from ..io import load_torch
-from ..methods import Method, get_method
+from ..methods import Method, check_method_fits, get_method
 from ..models import build_model
 from ..models.folding import FoldedTwin
 from ..schema import complete, complete_spec
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import WeightAverage
 from .gradstats import GradientStats
-from .objectives import TARGETS, Step, loss_function
+from .objectives import ATTACK_OBJECTIVES, LOSSES, Step
 from .schedule import build_optimizer, learning_rate
 from .validation import Validation
 
@@ -114,7 +112,7 @@ class _StepRunner:
         # because compiling costs minutes and did not pay off for short runs on CPU.
         forward = model.exits if method.exits else model  # a multi-exit method sees every exit
         self.forward = torch.compile(forward) if spec["recipe"]["compile"] else forward
-        self.loss = loss_function(method)
+        self.loss = LOSSES[method.loss]
         self.options = method.loss_options(spec["method"])
         self.teacher_sees_adversarial = spec["method"].get("teacher_input") == "adversarial"
         self.attack = spec["recipe"].get("attack")
@@ -122,21 +120,6 @@ class _StepRunner:
         eval_attack = method.adversarial and self.attack["model_mode"] == "eval"
         folded = FoldedTwin(model) if eval_attack else None
         self.folded = folded if folded is not None and folded.folds else None
-
-    def _objective(self, target: nn.Module, step: Step) -> Objective:
-        """What the attack maximises (advkd.attacks), from the method's `attack` trait."""
-        kind = self.method.attack
-        if kind == "kl_student_clean":
-            with torch.no_grad(), self.rt.autocast():
-                clean = target(step.x).float()
-            return kl_to_fixed(F.softmax(clean, dim=1))
-        if kind == "kl_teacher_clean":
-            return kl_to_fixed(F.softmax(step.teacher(False), dim=1))
-        if kind == "kl_teacher_adversarial":
-            return kl_to_teacher(self.teacher)
-        if kind == "kl_target":
-            return kl_to_fixed(TARGETS[self.method.loss](step, self.options))
-        return cross_entropy_objective(step.y)
 
     def _adversarial(self, step: Step, generator: torch.Generator) -> torch.Tensor:
         target = self.model
@@ -154,7 +137,7 @@ class _StepRunner:
             random_start=self.attack["random_start"],
             generator=generator,
             autocast_dtype=self.rt.autocast_dtype,
-            objective=self._objective(target, step),
+            objective=ATTACK_OBJECTIVES[self.method.attack](step, target, self.method.loss, self.options),
             start=self.method.attack_start,
         )
         self.model.train()
@@ -407,23 +390,15 @@ def fit(
                 raise Preempted(
                     f"run {run_id}: SIGTERM received; checkpoint saved after epoch {epoch + 1}, where a re-run resumes"
                 )
-    for flag in collapse_flags(run.history, run.history[-1]["test_acc"], data.test_y.tolist()):
-        log.warning("run %s: COLLAPSED? %s", run_id, flag)
     best = run.validation.best if run.validation is not None else None
     return TrainResult(run.model.eval(), run.history, {"names": run.grads.names, "epochs": run.grad_epochs}, best)
 
 
 def _check(spec: dict, data: PreparedDataset, run_id: str, teacher: nn.Module | None) -> None:
     """What the config check cannot know: the teacher actually passed, the data actually loaded."""
-    method = get_method(spec["method"]["name"])
-    if (method.teacher == "real") != (teacher is not None):
-        need = "needs a teacher" if method.teacher == "real" else "takes no teacher"
-        raise ValueError(f"run {run_id}: method {method.name!r} {need}")
-    if method.exits != spec["model"].get("exits", False):
-        raise ValueError(
-            f"run {run_id}: method {method.name!r} and model exits {spec['model'].get('exits', False)} "
-            "do not go together"
-        )
+    problem = check_method_fits(get_method(spec["method"]["name"]), teacher is not None, spec["model"])
+    if problem is not None:
+        raise ValueError(f"run {run_id}: {problem[1]}")
     for key in ("keep_classes", "drop_classes"):
         missing = [c for c in spec["data"].get(key, []) if not 0 <= c < data.num_classes]
         if missing:

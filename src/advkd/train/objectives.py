@@ -1,8 +1,9 @@
-"""The loss of one training step, one function per method (named by `Method.loss` in
-`advkd.methods`), from the step's forward passes (`Step`).
+"""One training step's forward passes (`Step`), and what each method computes from them: its loss,
+its soft target, its attack's objective, each registered under one name where it is defined.
 
-Each function takes the step and exactly the declared options of its method as keyword arguments
-(a test keeps the two equal); the formulas themselves are the pure functions of `advkd.losses`.
+`LOSSES[name]` feeds the formula `advkd.losses.<name>` (named by `Method.loss`) from the step and
+takes exactly the declared options of the methods that use it (a test keeps the two equal).
+`ATTACK_OBJECTIVES[attack]` builds what PGD maximises for a method's `attack` trait.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from ..methods import Method
+from ..attacks import Objective, cross_entropy_objective, kl_to_fixed, kl_to_teacher
 from ..models import Exits
 
 
@@ -40,7 +42,7 @@ class Step:
         progress: float = 0.0,
     ):
         self.x, self.y, self.x_adv, self.progress = x, y, None, progress
-        self._student_forward, self._teacher, self._autocast = student, teacher, autocast
+        self._student_forward, self.teacher_model, self.autocast = student, teacher, autocast
         self._adversarial, self._teacher_sees_adversarial = adversarial, teacher_sees_adversarial
         self._students: dict[bool, torch.Tensor | Exits] = {}
         self._teachers: dict[bool, torch.Tensor] = {}
@@ -53,15 +55,15 @@ class Step:
     def student(self, adversarial: bool | None = None) -> torch.Tensor | Exits:
         adversarial = self._adversarial if adversarial is None else adversarial
         if adversarial not in self._students:
-            with self._autocast():
+            with self.autocast():
                 self._students[adversarial] = self._student_forward(self._input(adversarial))
         return self._students[adversarial]
 
     def teacher(self, adversarial: bool | None = None) -> torch.Tensor:
         adversarial = self._teacher_sees_adversarial if adversarial is None else adversarial
         if adversarial not in self._teachers:
-            with torch.inference_mode(), self._autocast():
-                logits = self._teacher(self._input(adversarial)).float()
+            with torch.inference_mode(), self.autocast():
+                logits = self.teacher_model(self._input(adversarial)).float()
             self._teachers[adversarial] = logits.clone()  # an ordinary tensor, usable by autograd
         return self._teachers[adversarial]
 
@@ -71,70 +73,104 @@ class Step:
         return out.logits[-1] if isinstance(out, Exits) else out
 
 
-def cross_entropy(step: Step, *, label_smoothing: float) -> torch.Tensor:
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {}  # advkd.losses' name -> the step's loss
+SOFT_TARGETS: dict[str, Callable[..., torch.Tensor]] = {}  # a loss's own target, for attack `kl_target`
+ATTACK_OBJECTIVES: dict[str, Callable[..., Objective]] = {}  # advkd.methods.ATTACKS -> what PGD maximises
+
+
+def registered(table: dict, name: str):
+    """Files the decorated function in `table` under `name` (where it is defined, once)."""
+
+    def register(function):
+        if name in table:
+            raise ValueError(f"{name!r} is registered twice")
+        table[name] = function
+        return function
+
+    return register
+
+
+@registered(LOSSES, "ce")
+def ce_step(step: Step, *, label_smoothing: float) -> torch.Tensor:
     return losses.ce(step.student(), step.y, label_smoothing)
 
 
-def distillation(step: Step, *, alpha: float, temperature: float, multiplier: float) -> torch.Tensor:
+@registered(LOSSES, "kd")
+def kd_step(step: Step, *, alpha: float, temperature: float, multiplier: float) -> torch.Tensor:
     return losses.kd(step.student(), step.teacher(), step.y, alpha, temperature, multiplier)
 
 
-def virtual_teacher(step: Step, *, alpha: float, temperature: float, multiplier: float, delta: float) -> torch.Tensor:
+@registered(LOSSES, "tfkd_reg")
+def tfkd_reg_step(step: Step, *, alpha: float, temperature: float, multiplier: float, delta: float) -> torch.Tensor:
     return losses.tfkd_reg(step.student(), step.y, alpha, temperature, delta, multiplier)
 
 
-def self_distillation(step: Step, *, alpha: float, temperature: float, hint_weight: float) -> torch.Tensor:
+@registered(LOSSES, "byot")
+def byot_step(step: Step, *, alpha: float, temperature: float, hint_weight: float) -> torch.Tensor:
     exits = step.student()
     return losses.byot(exits.logits, exits.features, step.y, alpha, temperature, hint_weight)
 
 
-def trades(step: Step, *, beta: float) -> torch.Tensor:
+@registered(LOSSES, "trades")
+def trades_step(step: Step, *, beta: float) -> torch.Tensor:
     return losses.trades(step.student(False), step.student(True), step.y, beta)
 
 
-def ard(step: Step, *, alpha: float, temperature: float, multiplier: float) -> torch.Tensor:
+@registered(LOSSES, "ard")
+def ard_step(step: Step, *, alpha: float, temperature: float, multiplier: float) -> torch.Tensor:
     return losses.ard(
         step.student(False), step.student(True), step.teacher(False), step.y, alpha, temperature, multiplier
     )
 
 
-def rslad(step: Step, *, alpha: float, multiplier: float) -> torch.Tensor:
+@registered(LOSSES, "rslad")
+def rslad_step(step: Step, *, alpha: float, multiplier: float) -> torch.Tensor:
     return losses.rslad(step.student(False), step.student(True), step.teacher(False), alpha, multiplier)
 
 
-def adaad(step: Step, *, alpha: float, multiplier: float) -> torch.Tensor:
+@registered(LOSSES, "adaad")
+def adaad_step(step: Step, *, alpha: float, multiplier: float) -> torch.Tensor:
     t_clean, t_adv = step.teacher(False), step.teacher(True)
     return losses.adaad(step.student(False), step.student(True), t_clean, t_adv, alpha, multiplier)
 
 
-def rectified_labels(step: Step, temperature: tuple[float, float], interpolation: tuple[float, float]) -> torch.Tensor:
-    """ADR's rectified labels at this step: tau and lambda annealed from their (start, end) along
+@registered(SOFT_TARGETS, "adr")
+def adr_target(step: Step, *, temperature: list[float], interpolation: list[float]) -> torch.Tensor:
+    """ADR's rectified labels at this step: tau and lambda annealed from [start, end] along
     training, the teacher the student's weight average on the clean x."""
     tau = losses.cosine_anneal(*temperature, step.progress)
     lam = losses.cosine_anneal(*interpolation, step.progress)
     return losses.rectified_labels(step.teacher(False), step.y, tau, lam)
 
 
-def adr(
-    step: Step,
-    *,
-    temperature_start: float,
-    temperature_end: float,
-    interpolation_start: float,
-    interpolation_end: float,
-) -> torch.Tensor:
-    target = rectified_labels(step, (temperature_start, temperature_end), (interpolation_start, interpolation_end))
-    return losses.adr(step.student(True), target)
+@registered(LOSSES, "adr")
+def adr_step(step: Step, *, temperature: list[float], interpolation: list[float]) -> torch.Tensor:
+    """The soft-label cross-entropy of S(x') on the rectified labels."""
+    return losses.adr(step.student(True), adr_target(step, temperature=temperature, interpolation=interpolation))
 
 
-# A method's soft target, for an attack aimed at it (method trait `kl_target`), from its options.
-TARGETS: dict[str, Callable[[Step, dict], torch.Tensor]] = {
-    "adr": lambda step, o: rectified_labels(
-        step, (o["temperature_start"], o["temperature_end"]), (o["interpolation_start"], o["interpolation_end"])
-    ),
-}
+@registered(ATTACK_OBJECTIVES, "ce")
+def attack_ce(step: Step, attacked: nn.Module, loss: str, options: dict) -> Objective:
+    return cross_entropy_objective(step.y)
 
 
-def loss_function(method: Method) -> Callable[..., torch.Tensor]:
-    """The step loss a method names."""
-    return globals()[method.loss]
+@registered(ATTACK_OBJECTIVES, "kl_student_clean")
+def attack_kl_student_clean(step: Step, attacked: nn.Module, loss: str, options: dict) -> Objective:
+    with torch.no_grad(), step.autocast():
+        clean = attacked(step.x).float()
+    return kl_to_fixed(F.softmax(clean, dim=1))
+
+
+@registered(ATTACK_OBJECTIVES, "kl_teacher_clean")
+def attack_kl_teacher_clean(step: Step, attacked: nn.Module, loss: str, options: dict) -> Objective:
+    return kl_to_fixed(F.softmax(step.teacher(False), dim=1))
+
+
+@registered(ATTACK_OBJECTIVES, "kl_teacher_adversarial")
+def attack_kl_teacher_adversarial(step: Step, attacked: nn.Module, loss: str, options: dict) -> Objective:
+    return kl_to_teacher(step.teacher_model)
+
+
+@registered(ATTACK_OBJECTIVES, "kl_target")
+def attack_kl_target(step: Step, attacked: nn.Module, loss: str, options: dict) -> Objective:
+    return kl_to_fixed(SOFT_TARGETS[loss](step, **options))

@@ -1,0 +1,78 @@
+"""What the GPU check measured, as typed records: `speed.gpu` writes them, the cost model
+(`advkd.plan.rates`) reads them, one file per check in `measured/`. Imports no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..methods import get_method
+from .work import forward_passes
+
+MEASURED = Path(__file__).with_name("measured")
+
+# The training workloads the check times: (method, PGD steps, teacher): a teacher of the
+# student's own size for KD.
+WORKLOADS = {"standard": ("ce", 0, False), "KD": ("kd", 0, True), "PGD-7": ("at", 7, False)}
+
+
+def workload_passes(workload: str) -> float:
+    """Forward-pass equivalents per image of a workload, counted as the cost model counts them."""
+    method, steps, teacher = WORKLOADS[workload]
+    student, attacked, teacher_passes = forward_passes(get_method(method), steps)
+    return student + attacked + (teacher_passes if teacher else 0)
+
+
+@dataclass(frozen=True)
+class TrainingRate:
+    """Images/s of `fit` (everything included) for one model and workload."""
+
+    model: dict  # {"arch": ..., "width": ...}
+    side: int  # square images of 3 x side x side
+    workload: str  # a WORKLOADS key
+    images_per_s: float
+    forward_flops: float  # of one image
+    batch_size: int
+
+    def utilisation(self, peak_flops: float) -> float:
+        return self.images_per_s * self.forward_flops * workload_passes(self.workload) / peak_flops
+
+
+@dataclass(frozen=True)
+class AttackRate:
+    """fp32 throughput of the passes AutoAttack is made of, and a full-budget AutoAttack run."""
+
+    model: dict
+    side: int
+    forward_per_s: float
+    forward_backward_per_s: float
+    autoattack_points: int
+    attack_seconds: dict[str, float]  # per attack of the standard version, every point surviving
+
+
+@dataclass
+class GpuCheck:
+    machine: list[str]  # what speed.machine.describe says
+    gpu: str | None  # the DATASHEETS key of the device, None when not a known GPU
+    smoke: bool
+    rows: list[list[str]] = field(default_factory=list)  # (check, case, verdict, detail)
+    training: list[TrainingRate] = field(default_factory=list)
+    attacks: list[AttackRate] = field(default_factory=list)
+    startup_s: float | None = None
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> GpuCheck:
+        found = json.loads(path.read_text())
+        found["training"] = [TrainingRate(**rate) for rate in found["training"]]
+        found["attacks"] = [AttackRate(**rate) for rate in found["attacks"]]
+        return cls(**found)
+
+
+def measured_checks() -> list[tuple[str, GpuCheck]]:
+    """Every GPU check the cost model reads: (file name, its record)."""
+    return [(path.name, GpuCheck.read(path)) for path in sorted(MEASURED.glob("*.json"))]
