@@ -19,7 +19,7 @@ PAPER = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 FASHION = yaml.safe_load((REPO / "config" / "fashion.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml", "fashion.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml", "fashion.yaml", "fashion_robust.yaml"])
 def test_the_shipped_configs_pass_the_check(name):
     advkd.config.check(advkd.config.load(REPO / "config" / name))
 
@@ -51,6 +51,37 @@ def test_fashion_runs_the_paper_protocol_with_only_the_dataset_changed():
     assert complete(FASHION["datasets"]["fashion"], "dataset")["path"] == str(FASHION_DIR)
 
 
+# fashion_robust.yaml: one adversarial recipe serves Tables 5 and 7: Table 7's PGD-AT and Tf-KD rows are Table 5's runs
+SHARED_RUNS = {
+    "rd_at": "resnet18_at",
+    "rd_at_tfkd_self": "resnet18_at_tfkd_self",
+    "rd_at_tfkd_reg": "resnet18_at_tfkd_reg",
+}
+
+
+@pytest.mark.parametrize(("name", "renamed"), [("fashion.yaml", {}), ("fashion_robust.yaml", SHARED_RUNS)])
+def test_a_real_data_config_declares_the_papers_claims_on_its_tables(name, renamed):
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    expected = {
+        key: {**claim, "a": renamed.get(claim["a"], claim["a"]), "b": renamed.get(claim["b"], claim["b"])}
+        for key, claim in PAPER["claims"].items()
+        if claim["table"] in config["tables"]
+    }
+    assert config["claims"] == expected
+
+
+def test_fashion_robust_runs_the_paper_methods_with_only_scale_changed():
+    """Same method settings and teachers as the paper config, run for run (the Table 7 teacher is
+    a ResNet18 standing in for the WideResNet)."""
+    config = yaml.safe_load((REPO / "config" / "fashion_robust.yaml").read_text())
+    for name, run in config["runs"].items():
+        paper = PAPER["runs"]["wrn_trades" if name == "trades_teacher" else name]
+        assert run["method"] == paper["method"], name
+        teacher = {"wrn_trades": "trades_teacher"}.get(paper.get("teacher"), paper.get("teacher"))
+        assert run.get("teacher") == teacher, name
+    assert list(config["tables"]) == ["table3", "table4", "table5", "table6", "table7"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not FASHION_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
@@ -78,3 +109,28 @@ def test_mnist_offline_is_one_merged_key_away():
     registry = advkd.config.check(config)
     (teacher,) = registry.seeds("mnist_teacher")
     assert teacher.spec["dataset"] == {"key": "mnist", "source": "idx_dir", "name": "mnist", "path": "/data/mnist"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not FASHION_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+)
+def test_the_robust_fashion_protocol_runs_end_to_end_with_its_claims(tmp_path):
+    shrink = REPO / "tests" / "workflow" / "fashion_robust_shrink.yaml"
+    config = REPO / "config" / "fashion_robust.yaml"
+    done = subprocess.run(
+        snakemake_command(tmp_path, "--cores", "2", "--configfile", str(config), str(shrink)),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    reports = tmp_path / "reports" / "fashion_robust"
+    with open(reports / "claims.csv") as f:
+        claims = {row["claim"]: row for row in csv.DictReader(f)}
+    assert set(claims) == set(yaml.safe_load(config.read_text())["claims"])
+    assert {row["n"] for row in claims.values()} == {"1"}  # one seed: a difference, no interval
+    assert {row["verdict"] for row in claims.values()} == {"inconclusive"}
+    (attack,) = [json.loads(p.read_text()) for p in tmp_path.glob("results/runs/rd_adr.s0.*/autoattack_last.json")]
+    with open(reports / "table7.csv") as f:
+        adr = next(row for row in csv.DictReader(f) if row["run"] == "rd_adr")
+    assert attack["n"] == 20 and float(adr["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])

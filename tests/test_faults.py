@@ -88,6 +88,8 @@ BAD_CONFIGS = {
     "multi-exit model without BYOT": (lambda c: c["runs"]["resnet18"]["model"].update(exits=True), r"runs\.resnet18\.model\.exits: only methods byot, at_byot train a multi-exit model"),
     "table row names no run": (lambda c: c["tables"]["table1"]["rows"][0].update(run="mlp_huge"), r"tables\.table1\.rows\[0\]\.run: 'mlp_huge' is not defined in runs"),
     "table column unknown": (lambda c: c["tables"]["table1"]["columns"].append("f1"), r"tables\.table1\.columns\[\d\]: 'f1' is not allowed; allowed: accuracy"),
+    "claim on a run its table lacks": (lambda c: c["claims"]["kd_helps_the_student"].update(b="resnet18"), r"claims\.kd_helps_the_student\.b: table 'table1' shows no run 'resnet18'"),
+    "claim on a column its table lacks": (lambda c: c["claims"]["kd_helps_the_student"].update(column="autoattack"), r"claims\.kd_helps_the_student\.column: table 'table1' has no column 'autoattack'"),
     # What used to pass the check and fail later, some after GPU time was spent:
     "multistep without milestones": (lambda c: c["recipes"]["resnet"]["schedule"].pop("milestones"), r"recipes\.resnet\.schedule: 'milestones' is a required property"),
     "exponential without gamma": (lambda c: c["recipes"]["adversarial"]["schedule"].pop("gamma"), r"recipes\.adversarial\.schedule: 'gamma' is a required property"),
@@ -97,7 +99,8 @@ BAD_CONFIGS = {
     "table name not a plain name": (lambda c: c["tables"].update({"table.7": c["tables"]["table1"]}), r"tables: 'table\.7' is not a plain name"),
     "Figure 1 rows of different architectures": (lambda c: c["figure1"]["rows"].append({"label": "MLP", "run": "mlp_student"}), r"figure1\.rows: figure1\.rows\[0\] \(resnet18\) and figure1\.rows\[3\] \(mlp_student\) have different layers"),
     # Found by trying every key with a value a user could plausibly write:
-    "Nesterov without momentum": (lambda c: c["recipes"]["mlp"]["optimizer"].update(nesterov=True, momentum=0), r"recipes\.mlp(_one_epoch)?\.optimizer\.momentum: 0 is less than or equal to the minimum of 0"),
+    "Nesterov without momentum": (lambda c: (c["recipes"]["mlp"]["optimizer"].update(momentum=0), c["runs"]["mlp_teacher"]["method"].update(nesterov=True)), r"runs\.mlp_teacher\.method\.nesterov: Nesterov needs momentum, and recipes\.mlp has momentum 0"),
+    "attack mode in a recipe": (lambda c: c["recipes"]["adversarial"]["attack"].update(model_mode="eval"), r"recipes\.adversarial\.attack: unknown key 'model_mode'; allowed: eps, step_size, steps, random_start"),
     "eps in 0-255 units": (lambda c: c["recipes"]["adversarial"]["attack"].update(eps=8), r"recipes\.adversarial\.attack\.eps: 8 is greater than the maximum of 1"),
     "AutoAttack eps in 0-255 units": (lambda c: c["autoattack"].update(eps=8), r"autoattack\.eps: 8 is greater than the maximum of 1"),
     "Figure 1 epochs past training": (lambda c: c["figure1"].update(epochs=[1, 99]), r"figure1\.epochs: \[1, 99\] must satisfy first <= last <= 8"),
@@ -122,7 +125,9 @@ BAD_CONFIGS = {
 
 
 def test_a_config_without_attack_columns_needs_no_autoattack_block():
-    config = broken(lambda c: (c.pop("autoattack"), c["tables"].pop("table5"), c["tables"].pop("table7")))
+    config = broken(
+        lambda c: (c.pop("autoattack"), c.pop("claims"), c["tables"].pop("table5"), c["tables"].pop("table7"))
+    )
     advkd.config.check(config)
 
 

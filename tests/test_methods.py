@@ -40,8 +40,33 @@ def test_defaults_come_from_the_table():
         "temperature": 2.0,
         "multiplier": 1.0,
         "teacher_input": "clean",
+        "attack_mode": "eval",
+        "nesterov": False,
     }
     assert all(o.default is REQUIRED or o.default is not None for m in METHODS.values() for o in m.options.values())
+
+
+def test_a_methods_own_choices_are_its_official_codes():
+    """The model's mode while attacking, the start and Nesterov: ARD attacks in train mode from an
+    unclipped start, ADR in train mode with Nesterov SGD, TRADES and the codes built on it in eval
+    mode from x + 0.001 N (advkd.sources names the files)."""
+    own = {name: complete({"name": name}, "method") for name in ("trades", "ard", "rslad", "adaad", "adr")}
+    assert {name: o["attack_mode"] for name, o in own.items()} == {
+        "trades": "eval",
+        "ard": "train",
+        "rslad": "eval",
+        "adaad": "eval",
+        "adr": "train",
+    }
+    assert [name for name, o in own.items() if o["nesterov"]] == ["adr"]
+    assert {name: METHODS[name].attack_start for name in own} == {
+        "trades": "gaussian",
+        "ard": "uniform_unclipped",
+        "rslad": "gaussian",
+        "adaad": "gaussian",
+        "adr": "uniform",
+    }
+    assert "attack_mode" not in complete({"name": "ce"}, "method")  # only adversarial methods attack
 
 
 def test_an_option_of_another_method_is_refused_by_the_schema():

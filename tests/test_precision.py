@@ -12,7 +12,10 @@ from torch import nn
 from advkd.attacks import pgd_linf
 from advkd.evaluate import run_autoattack
 from advkd.methods import METHODS, example_options
+from advkd.schema import complete_spec
 from advkd.train import Preempted, Runtime, fit
+from advkd.train.loop import _StepRunner
+from advkd.train.objectives import Step
 
 from .conftest import mlp_spec
 from .test_faults import TermAtStep, same_training
@@ -89,3 +92,22 @@ def test_resume_is_exact_in_bf16_and_channels_last(digits, trained_mlp, tmp_path
     resumed = fit(spec, digits, "t.s0", tmp_path / "ck.pt", teacher=trained_mlp.model, progress=False)
     straight = fit(spec, digits, "t.s0", tmp_path / "straight.pt", teacher=trained_mlp.model, progress=False)
     same_training(resumed, straight)
+
+
+def first_step(method: str, model: nn.Module, x, y, dtype) -> torch.Tensor:
+    """x' after one step of the method's training attack, from the same Gaussian start."""
+    spec = complete_spec(gpu_path_spec(method, epochs=1))
+    spec["recipe"]["attack"]["steps"] = 1
+    runner = _StepRunner(model, None, METHODS[method], spec, Runtime(torch.device("cpu"), dtype, False))
+    step = Step(x, y, runner.forward, None, runner.rt.autocast, True, False)
+    return runner._adversarial(step, torch.Generator().manual_seed(5))
+
+
+def test_trades_first_attack_step_keeps_fp32_signs_under_bf16(digits, trained_mlp):
+    """From x + 0.001 N, TRADES' objective (the student's KL to itself) is below bf16's
+    resolution; its first step runs in fp32, so the signs are fp32's (`python -m speed.bf16`
+    measures the whole attack, and how it went when bf16 was used everywhere)."""
+    x, y = digits.test_x[:128].float() / 255, digits.test_y[:128]
+    fp32 = first_step("trades", trained_mlp.model, x, y, None)
+    bf16 = first_step("trades", trained_mlp.model, x, y, torch.bfloat16)
+    assert (fp32 == bf16).float().mean().item() > 0.99

@@ -1,12 +1,12 @@
 """The GPU check (`python -m speed.gpu`) at its smoke size on the CPU: every check runs, every
 training method is in it, and its verdicts and figures come out as documented."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 
+from advkd.plan.measured import WORKLOADS, GpuCheck
 from advkd.train import METHODS
 
 from .conftest import REPO
@@ -23,15 +23,15 @@ def test_gpu_check_runs_at_smoke_size(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(out.read_text())
-    verdicts = {(check, case): verdict for check, case, verdict, _ in report["rows"]}
+    report = GpuCheck.read(out)  # read back as the cost model reads it
+    verdicts = {(check, case): verdict for check, case, verdict, _ in report.rows}
     assert {case for check, case in verdicts if check == "a"} >= set(METHODS)
     assert {check for check, _ in verdicts} == {"a", "b", "c", "d", "e"}
     assert all(v == "pass" for (check, _), v in verdicts.items() if check in "abcd")
-    train = report["figures"]["train"]
-    assert {key.rsplit("_", 1)[1] for key in train} == {"standard", "KD", "PGD-7"}
-    assert all(figure["images_per_s"] > 0 and figure["mfu"] is None for figure in train.values())  # no peak on a CPU
-    assert report["figures"]["startup_s"] > 0
+    assert {rate.workload for rate in report.training} == set(WORKLOADS)
+    assert all(rate.images_per_s > 0 and rate.forward_flops > 0 for rate in report.training)
+    assert report.gpu is None and report.smoke  # no datasheet peak on a CPU
+    assert report.startup_s > 0
     assert "| check | case" in done.stdout  # the table is the last thing printed
 
 

@@ -249,10 +249,12 @@ def test_adr_attacks_and_learns_from_the_same_rectified_labels(digits):
 
 def test_adr_with_no_interpolation_is_pgd_at(digits, tmp_path):
     """lambda = 0 makes the rectified label the one-hot label: the attack's KL and the loss's
-    soft cross-entropy become PGD-AT's cross-entropy, so training matches `at` step for step."""
+    soft cross-entropy become PGD-AT's cross-entropy, so training matches `at` step for step
+    (given ADR's own attack mode and optimiser)."""
     spec = adr_spec(interpolation=[0.0, 0.0])
     adr = fit(spec, digits, "adr.s0", tmp_path / "adr.pt", progress=False)
-    at = fit({**spec, "method": {"name": "at"}}, digits, "at.s0", tmp_path / "at.pt", progress=False)
+    as_adr = {"name": "at", "attack_mode": METHODS["adr"].attack_mode, "nesterov": METHODS["adr"].nesterov}
+    at = fit({**spec, "method": as_adr}, digits, "at.s0", tmp_path / "at.pt", progress=False)
     for key, value in adr.model.state_dict().items():
         assert torch.allclose(value, at.model.state_dict()[key], atol=1e-6), key
     assert adr.history[-1]["train_loss"] == pytest.approx(at.history[-1]["train_loss"], rel=1e-5)

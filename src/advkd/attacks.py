@@ -12,8 +12,13 @@ methods choose it (`advkd.methods`, trait `attack`):
 A positive rescaling of the objective does not change sign(grad), so the reference codes' sum
 or mean reductions give the same points. Gradients are taken with respect to the input only
 (`torch.autograd.grad`): an attack step costs a forward and an input-backward, never the unused
-weight gradients. The start is uniform in the ball (Madry et al., ARD) or x + 0.001 N(0, 1)
-(TRADES and the distillation codes built on it: RSLAD, AdaAD).
+weight gradients. The start (`advkd.methods.ATTACK_STARTS`) is uniform in the ball, clipped into
+[0, 1] (Madry et al., torchattacks) or not (ARD), or x + 0.001 N(0, 1) unclipped (TRADES and the
+distillation codes built on it: RSLAD, AdaAD).
+
+Under bf16 autocast, the first step from x + 0.001 N runs in fp32: there the objective (a KL
+between predictions 0.001 apart) is below bf16's resolution, and its gradient's signs would be
+noise (measured: `python -m speed.bf16`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from .devices import autocast
 
 # objective(student logits on x', x') -> the scalar PGD maximises
 Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-STARTS = ("uniform", "gaussian")
+STARTS = ("uniform", "uniform_unclipped", "gaussian")
 
 
 def cross_entropy_objective(y: torch.Tensor) -> Objective:
@@ -74,17 +79,20 @@ def pgd_linf(
     x = x.detach()
     if not random_start:
         x_adv = x.clone()
-    elif start == "uniform":
+    elif start in ("uniform", "uniform_unclipped"):
         noise = torch.rand(x.shape, device=x.device, generator=generator, dtype=x.dtype)
-        x_adv = (x + (2 * noise - 1) * eps).clamp_(0.0, 1.0)
+        x_adv = x + (2 * noise - 1) * eps
+        if start == "uniform":
+            x_adv = x_adv.clamp_(0.0, 1.0)
     elif start == "gaussian":
         noise = torch.randn(x.shape, device=x.device, generator=generator, dtype=x.dtype)
-        x_adv = (x + 0.001 * noise).clamp_(0.0, 1.0)
+        x_adv = x + 0.001 * noise
     else:
         raise ValueError(f"unknown PGD start {start!r}; allowed: {', '.join(STARTS)}")
-    for _ in range(steps):
+    for step in range(steps):
         x_adv.requires_grad_(True)
-        with autocast(x.device, autocast_dtype):
+        precise = step == 0 and random_start and start == "gaussian"  # an objective below bf16's resolution
+        with autocast(x.device, None if precise else autocast_dtype):
             loss = objective(model(x_adv).float(), x_adv)
         (grad,) = torch.autograd.grad(loss, x_adv)
         with torch.no_grad():

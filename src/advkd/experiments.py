@@ -25,7 +25,7 @@ from .methods import check_method_fits, get_method
 from .schema import complete, schema
 from .sizes import identity, known_classes, known_size, training_images
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 HASH_LENGTH = 10
 
 
@@ -165,6 +165,11 @@ class Registry:
         if method.adversarial and "attack" not in recipe:
             raise ConfigError(f"runs.{name}: method {method.name!r} needs recipes.{recipe_key}.attack")
         self._check_validation_split(name, entry, recipe_key, recipe)
+        momentum = complete(recipe, "recipe")["optimizer"]["momentum"]
+        if complete(entry["method"], "method")["nesterov"] and momentum == 0:
+            raise ConfigError(
+                f"runs.{name}.method.nesterov: Nesterov needs momentum, and recipes.{recipe_key} has momentum 0"
+            )
         spec = {
             "version": SPEC_VERSION,
             "seed": seed,
@@ -246,6 +251,9 @@ class Registry:
                             "one run has one paper value per column"
                         )
             self._check_reference(table, definition)
+            protocol = definition.get("protocol")
+            if protocol is not None and protocol not in self.config["recipes"]:
+                raise ConfigError(f"tables.{table}.protocol: {protocol!r} is not defined in recipes")
             self._check_attack_settings(f"tables.{table}.columns", columns)
             validated = [row["run"] for row in definition["rows"] if self._recipe_of(row["run"]).get("validation")]
             best = sorted(c.name for c in columns if c.weights == "best")
@@ -255,6 +263,32 @@ class Registry:
                     "weights, and no run of the table holds out a validation split (recipe validation: {size: ...})"
                 )
         self._check_figure()
+        self._check_claims()
+
+    def _check_claims(self) -> None:
+        """A claim compares runs its table shows, in one of its columns, over seeds both runs have."""
+        for name, claim in self.config.get("claims", {}).items():
+            where = f"claims.{name}"
+            table = self.config.get("tables", {}).get(claim["table"])
+            if table is None:
+                raise ConfigError(f"{where}.table: {claim['table']!r} is not defined in tables")
+            if claim["column"] not in table["columns"]:
+                raise ConfigError(f"{where}.column: table {claim['table']!r} has no column {claim['column']!r}")
+            shown = {row["run"] for row in table["rows"]}
+            compared = [side for side in ("a", "b") if isinstance(claim[side], str)]
+            for side in compared:
+                if claim[side] not in shown:
+                    raise ConfigError(f"{where}.{side}: table {claim['table']!r} shows no run {claim[side]!r}")
+                if COLUMNS[claim["column"]].weights == "best" and not self._recipe_of(claim[side]).get("validation"):
+                    raise ConfigError(
+                        f"{where}.{side}: column {claim['column']!r} shows best-on-validation weights, "
+                        f"and run {claim[side]!r} holds out no validation split"
+                    )
+            if len(compared) == 2 and not set(self.seeds_of(claim["a"])) & set(self.seeds_of(claim["b"])):
+                raise ConfigError(
+                    f"{where}: runs {claim['a']!r} and {claim['b']!r} share no seed; "
+                    "a claim pairs the same seed on both sides"
+                )
 
     def _check_reference(self, table: str, definition: dict) -> None:
         """A reference value stands only beside a row trained on the data it was measured on."""
@@ -346,6 +380,23 @@ class Registry:
                 path = run.evaluation_path(column.evaluation, column.weights)
                 needed.setdefault(path, (run, column.evaluation, column.weights))
         return list(needed.values())
+
+    def claim_runs(self) -> dict[str, list[Run]]:
+        """{run name: its runs, one per seed} of every run a claim compares."""
+        claims = self.config.get("claims", {}).values()
+        names = dict.fromkeys(claim[side] for claim in claims for side in ("a", "b") if isinstance(claim[side], str))
+        return {name: self.seeds(name) for name in names}
+
+    def claim_evaluations(self) -> list[str]:
+        """Every evaluation file a claim reads, without repeats."""
+        paths = {}
+        for claim in self.config.get("claims", {}).values():
+            column = COLUMNS[claim["column"]]
+            for side in ("a", "b"):
+                if isinstance(claim[side], str):
+                    for run in self.seeds(claim[side]):
+                        paths.setdefault(run.evaluation_path(column.evaluation, column.weights))
+        return list(paths)
 
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))

@@ -2,11 +2,18 @@
 
 A method is its loss (a formula of `advkd.losses`, named by `loss`, which `advkd.train.objectives`
 feeds from the training step under the same name) and one `Method` entry below saying what it
-needs: a teacher (none, a real run, or a
-virtual one built from the labels), adversarial inputs, every exit of a multi-exit model, and its
-options with their defaults and ranges. The run registry (teacher and attack checks), the config
-schema (`$defs/method` is generated from this table), the training loop and the cost model all
-read this table; a test checks that each loss function takes exactly the declared options.
+needs: a teacher (none, a real run, or a virtual one built from the labels), adversarial inputs,
+every exit of a multi-exit model, and its options with their defaults and ranges. The run registry
+(teacher and attack checks), the config schema (`$defs/method` is generated from this table), the
+training loop and the cost model all read this table; a test checks that each loss function takes
+exactly the declared options.
+
+A method's own choices belong here, not to a recipe: its loss and options, what its attack
+maximises and where it starts, the model's mode while attacking (`attack_mode`) and Nesterov
+momentum (`nesterov`). Their defaults are the official code's (`advkd.sources` names the files);
+a run may set another value in its `method:` entry, and its table lists it as a deviation. A
+recipe holds what a table's rows share: epochs, schedule, weight decay, batch, the attack's eps
+and steps.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ TEACHERS = ("none", "real", "virtual", "average")
 # the teacher's prediction on x' itself (the teacher's gradient enters the attack); KL to the
 # method's own soft target (ADR's rectified labels: the same gradient as cross-entropy on them).
 ATTACKS = ("ce", "kl_student_clean", "kl_teacher_clean", "kl_teacher_adversarial", "kl_target")
-ATTACK_STARTS = ("uniform", "gaussian")  # uniform in the eps-ball (Madry et al.), or x + 0.001 N(0, 1) (TRADES)
+# Where PGD starts: uniform in the eps-ball, clipped into [0, 1] (Madry et al., torchattacks); the
+# same unclipped (ARD's AttackPGD); x + 0.001 N(0, 1), unclipped (TRADES and the codes built on it).
+ATTACK_STARTS = ("uniform", "uniform_unclipped", "gaussian")
+ATTACK_MODES = ("train", "eval")  # the student's batch norm while attacking: batch or running statistics
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class Method:
     options: dict[str, Option] = field(default_factory=dict)
     attack: str = "ce"  # what PGD maximises (ATTACKS), for an adversarial method
     attack_start: str = "uniform"  # where PGD starts (ATTACK_STARTS)
+    attack_mode: str = "eval"  # default of the option `attack_mode` (ATTACK_MODES)
+    nesterov: bool = False  # default of the option `nesterov`: SGD with Nesterov momentum
     # Forward passes per training image, for the cost model: the student's with gradients (x and
     # x' for the robust-distillation losses) and the teacher's (x and x' for AdaAD).
     student_passes: int = 1
@@ -83,6 +95,10 @@ class Method:
             raise ValueError(f"method {self.name}: attack must be one of {ATTACKS}, its start one of {ATTACK_STARTS}")
         if self.attack.startswith("kl_teacher") and self.teacher != "real":
             raise ValueError(f"method {self.name}: attack {self.attack} needs a real teacher")
+        own = {"nesterov": Option({"type": "boolean"}, self.nesterov, step=True)}
+        if self.adversarial:
+            own["attack_mode"] = Option({"enum": list(ATTACK_MODES)}, self.attack_mode, step=True)
+        object.__setattr__(self, "options", {**self.options, **own})
 
     def loss_options(self, method_spec: dict) -> dict:
         """The options the loss takes, from a method entry whose defaults are filled in
@@ -129,13 +145,19 @@ _DECLARED = [
     Method("byot", "byot", exits=True, options=BYOT_OPTIONS),
     # Adversarial forms: the student sees x' = PGD(x). `at` is Madry et al.'s adversarial
     # training; `at_kd` the paper's eq. 6; `at_tfkd_reg` its eq. 7; `at_byot` BYOT on x', the
-    # attack aimed at the deepest exit (the classifier that is evaluated and attacked).
+    # attack aimed at the deepest exit (the classifier that is evaluated and attacked). Their
+    # attack is the paper's eq. 5 as Maroto et al.'s trainer runs it (kdmc, torchattacks' PGD:
+    # eval mode, a uniform start clipped into [0, 1]).
     Method("at", "ce", adversarial=True, options=CE_OPTIONS),
     Method("at_kd", "kd", teacher="real", adversarial=True, options={**KD_OPTIONS, **TEACHER_INPUT}),
     Method("at_tfkd_reg", "tfkd_reg", teacher="virtual", adversarial=True, options=TFKD_OPTIONS),
     Method("at_byot", "byot", adversarial=True, exits=True, options=BYOT_OPTIONS),
     # Robust distillation: formulas, defaults and sources in advkd.losses. The student
     # trains on x and x' (TRADES, ARD, RSLAD, AdaAD); AdaAD's teacher sees both as well.
+    # Attacks: TRADES' trades.py, RSLAD's rslad_loss.py and AdaAD's AT_helper.py set eval mode
+    # and start at x + 0.001 N unclipped; ARD's main.py attacks inside net.train() from a
+    # uniform start it does not clip; ADR's advTrainer.py keeps the student in train mode
+    # (torchattacks' PGD, start clipped) and its optimizer_scheduler.py builds SGD with Nesterov.
     Method(
         "trades",
         "trades",
@@ -145,7 +167,16 @@ _DECLARED = [
         attack_start="gaussian",
         student_passes=2,
     ),
-    Method("ard", "ard", teacher="real", adversarial=True, options=ARD_OPTIONS, student_passes=2),
+    Method(
+        "ard",
+        "ard",
+        teacher="real",
+        adversarial=True,
+        options=ARD_OPTIONS,
+        attack_start="uniform_unclipped",
+        attack_mode="train",
+        student_passes=2,
+    ),
     Method(
         "rslad",
         "rslad",
@@ -169,7 +200,16 @@ _DECLARED = [
     ),
     # ADR (Wu et al. 2024), teacher-free: PGD-AT on rectified labels from the student's own
     # weight average, the attack aimed at the same labels; the robust AT Tf-KD-reg.
-    Method("adr", "adr", teacher="average", adversarial=True, options=ADR_OPTIONS, attack="kl_target"),
+    Method(
+        "adr",
+        "adr",
+        teacher="average",
+        adversarial=True,
+        options=ADR_OPTIONS,
+        attack="kl_target",
+        attack_mode="train",
+        nesterov=True,
+    ),
 ]
 METHODS: dict[str, Method] = {method.name: method for method in _DECLARED}
 

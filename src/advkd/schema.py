@@ -23,6 +23,7 @@ import yaml
 
 from .columns import column_schema
 from .methods import method_schema
+from .sources import SOURCES
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -34,6 +35,7 @@ def schema() -> dict:
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["method"] = method_schema()
     loaded["$defs"]["column"] = column_schema()
+    loaded["$defs"]["source"] = {"enum": list(SOURCES)}
     return loaded
 
 

@@ -105,6 +105,18 @@ def get_table_inputs(wildcards):
     return [run.evaluation_path(e, w) for run, e, w in REGISTRY.table_evaluations(wildcards.table)]
 
 
+def get_table_run_specs(wildcards):
+    """{run name: its spec}: the settings the table compares with each row's official code."""
+    return canonical_json({r.name: r.spec for r in get_table_runs(wildcards)})
+
+
+def get_table_protocol(wildcards):
+    """The recipe the table's rows share (`protocol`), or null."""
+    name = config["tables"][wildcards.table].get("protocol")
+    recipe = config["recipes"][name] if name else None
+    return canonical_json(recipe and {k: v for k, v in recipe.items() if k != "resources"})
+
+
 def get_table_histories(wildcards):
     return [f"{r.folder}/history.json" for r in get_table_runs(wildcards)]
 
@@ -135,6 +147,24 @@ def get_figure_definition(wildcards):
 
 def get_figure_run_names(wildcards):
     return json.dumps([r.name for r in REGISTRY.figure_runs()])
+
+
+def get_claim_inputs(wildcards):
+    return REGISTRY.claim_evaluations()
+
+
+def get_claims(wildcards):
+    """In the config's order, which the report keeps."""
+    return json.dumps(config["claims"])
+
+
+def get_claim_run_folders(wildcards):
+    """{run name: {seed: its folder}} of every run a claim compares."""
+    return canonical_json({name: {str(r.seed): r.folder for r in runs} for name, runs in REGISTRY.claim_runs().items()})
+
+
+def get_claim_files():
+    return [f"{REPORTS}/claims.md"] if config.get("claims") else []
 
 
 def get_table_files():

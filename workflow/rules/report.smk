@@ -14,8 +14,29 @@ rule table:
     params:
         definition=get_table_definition,
         runs=get_table_run_folders,
+        specs=get_table_run_specs,
+        protocol=get_table_protocol,
     script:
         "../scripts/table.py"
+
+
+rule claims:
+    input:
+        evaluations=get_claim_inputs,
+    output:
+        md=report(f"{REPORTS}/claims.md", caption="../report/claims.rst", category="Claims"),
+        csv=f"{REPORTS}/claims.csv",
+    log:
+        f"logs/claims/{config['name']}.log",
+    localrule: True
+    conda:
+        "../../envs/advkd.yaml"
+    params:
+        claims=get_claims,
+        seeds=get_claim_run_folders,
+        title=config["name"],
+    script:
+        "../scripts/claims.py"
 
 
 rule figure1:
@@ -58,6 +79,7 @@ rule index:
         tables=get_table_files(),
         curves=get_curve_files(),
         figures=get_figure_files(),
+        claims=get_claim_files(),
     output:
         f"{REPORTS}/index.md",
     log:

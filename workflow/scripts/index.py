@@ -1,4 +1,4 @@
-"""Rule index: reports/<name>/index.md linking every table and figure, with provenance."""
+"""Rule index: reports/<name>/index.md linking every table, figure and claim, with provenance."""
 
 import datetime
 import subprocess
@@ -46,6 +46,8 @@ def index_lines() -> list[str]:
         ]
         if f"{stem}_curves.png" in curve_names:
             lines += [f"![Training curves, {stem}]({stem}_curves.png)", ""]
+    for md in sm.input.claims:
+        lines += [Path(md).read_text(), "Files: [claims.md](claims.md), [claims.csv](claims.csv)", ""]
     for png in sm.input.figures:
         name, stem = Path(png).name, Path(png).stem
         lines += [f"![Figure 1]({name})", "", f"Files: [{name}]({name}), [{stem}.pdf]({stem}.pdf)", ""]

@@ -1,6 +1,6 @@
 """An eval-mode twin of a model in which every BatchNorm is folded into the convolution before it.
 
-Why: adversarial training attacks the student in eval mode (`attack.model_mode: eval`), where a
+Why: adversarial training attacks the student in eval mode (a method's `attack_mode: eval`), where a
 batch norm is a fixed per-channel affine map. PGD-7 runs seven forward and input-backward passes
 per step through those maps; folding them into the convolution weights removes their whole cost
 and computes the same function (up to float rounding). The twin is refreshed from the live model

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..columns import COLUMNS, Column
 from ..io import read_json
+from .protocol import REFERENCE_MARK, Deviations, markdown
 
 # Marks a row whose run collapsed (advkd.evaluate.health); the Markdown says why under the table.
 FLAG_MARK = "(collapsed?)"
@@ -56,16 +57,24 @@ def paper_value(row: dict, metric: str) -> tuple[float | None, float | None]:
     return float(value), None
 
 
-def build(definition: dict, seeds: dict[str, list[Seed]]) -> pd.DataFrame:
-    """One row per table row; per column: ours (mean, std, n), the paper's (mean, std), the difference.
+def build(definition: dict, seeds: dict[str, list[Seed]], found: Deviations | None = None) -> pd.DataFrame:
+    """One row per table row; per column: ours (mean, std, n), the paper's (mean, std), the
+    difference; and the row's deviations from its official code and the table's protocol.
 
     `seeds[run_name]` holds one `Seed` per seed of the run.
     """
+    found = found or Deviations()
     records = []
     for row in definition["rows"]:
         run_seeds = seeds[row["run"]]
         flags = [f"seed {i}: {flag}" for i, s in enumerate(run_seeds) for flag in s["metrics.json"].get("flags", [])]
-        record = {"row": row["label"], "run": row["run"], "flags": "; ".join(flags)}
+        record = {
+            "row": row["label"],
+            "run": row["run"],
+            "flags": "; ".join(flags),
+            "deviations": "; ".join(found.rows.get(row["label"], [])),
+            "reference_marked": row["label"] in found.marked,
+        }
         for metric in definition["columns"]:
             mean, std, n = summarize([read_cell(COLUMNS[metric], seed) for seed in run_seeds])
             paper, paper_std = paper_value(row, metric)
@@ -123,6 +132,7 @@ def formatted(frame: pd.DataFrame, definition: dict, pm: str = "±") -> pd.DataF
                 percent,
                 pm,
             )
+            + (f" {REFERENCE_MARK}" if r["reference_marked"] else "")
             for _, r in frame.iterrows()
         ]
         out[f"{header} Δ"] = [
@@ -142,16 +152,27 @@ def reference_note(definition: dict) -> str:
     return f"Reference ('paper' columns): {reference['source']}, measured on {reference['dataset']}."
 
 
-def to_markdown(frame: pd.DataFrame, definition: dict) -> str:
+def notes(frame: pd.DataFrame, definition: dict, found: Deviations | None = None) -> list[str]:
+    """What stands under a table: where its reference values come from, what differs from each
+    row's official code and the table's protocol, and which runs collapsed."""
+    paragraphs = [reference_note(definition), markdown(found or Deviations(), definition)]
+    paragraphs += [f"{FLAG_MARK} {r['row']}: {r['flags']}" for _, r in frame.iterrows() if r["flags"]]
+    return [paragraph for paragraph in paragraphs if paragraph]
+
+
+def to_markdown(frame: pd.DataFrame, definition: dict, found: Deviations | None = None) -> str:
     title = definition.get("title", "")
-    notes = "".join(f"\n{FLAG_MARK} {r['row']}: {r['flags']}\n" for _, r in frame.iterrows() if r["flags"])
-    reference = reference_note(definition)
-    notes = (f"\n{reference}\n" if reference else "") + notes
-    return f"### {title}\n\n{formatted(frame, definition).to_markdown(index=False, disable_numparse=True)}\n{notes}"
+    table = formatted(frame, definition).to_markdown(index=False, disable_numparse=True)
+    return f"### {title}\n\n{table}\n" + "".join(f"\n{note}\n" for note in notes(frame, definition, found))
 
 
-def to_latex(frame: pd.DataFrame, definition: dict) -> str:
+def to_latex(frame: pd.DataFrame, definition: dict, found: Deviations | None = None) -> str:
+    def escape(text: str) -> str:
+        return text.replace("%", r"\%").replace("Δ", r"$\Delta$").replace("_", r"\_").replace("#", r"\#")
+
     table = formatted(frame, definition, pm=r"$\pm$")
-    table = table.map(lambda v: v.replace("%", r"\%").replace("Δ", r"$\Delta$") if isinstance(v, str) else v)
-    table.columns = [c.replace("%", r"\%").replace("Δ", r"$\Delta$") for c in table.columns]
-    return table.to_latex(index=False, caption=definition.get("title"), escape=False)
+    table = table.map(lambda v: escape(v) if isinstance(v, str) else v)
+    table.columns = [escape(c) for c in table.columns]
+    latex = table.to_latex(index=False, caption=definition.get("title"), escape=False)
+    below = "\n\n".join(escape(note).replace("\n- ", "\n\n-- ") for note in notes(frame, definition, found))
+    return latex + (f"\n{below}\n" if below else "")

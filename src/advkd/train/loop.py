@@ -116,16 +116,18 @@ class _StepRunner:
         self.options = method.loss_options(spec["method"])
         self.teacher_sees_adversarial = spec["method"].get("teacher_input") == "adversarial"
         self.attack = spec["recipe"].get("attack")
+        # The method's own choice (advkd.methods): batch norm's running statistics while attacking
+        # (eval), or the batch's (train: every attack step moves the running statistics too).
+        self.eval_attack = method.adversarial and spec["method"]["attack_mode"] == "eval"
         # An eval-mode attack runs on a twin with the batch norms folded away (same function, less work).
-        eval_attack = method.adversarial and self.attack["model_mode"] == "eval"
-        folded = FoldedTwin(model) if eval_attack else None
+        folded = FoldedTwin(model) if self.eval_attack else None
         self.folded = folded if folded is not None and folded.folds else None
 
     def _adversarial(self, step: Step, generator: torch.Generator) -> torch.Tensor:
         target = self.model
         if self.folded is not None:
             target = self.folded.sync()
-        elif self.attack["model_mode"] == "eval":
+        elif self.eval_attack:
             self.model.eval()
         x_adv = pgd_linf(
             target,
@@ -145,13 +147,13 @@ class _StepRunner:
 
     def __call__(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, progress: float = 0.0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the loss, the logits that accuracy counts: the deepest exit's for a multi-exit method)."""
+    ) -> tuple[torch.Tensor, Step]:
+        """The loss, and the step (its x', the logits that accuracy counts)."""
         step = Step(x, y, self.forward, self.teacher, self.rt.autocast, self.method.adversarial,
                     self.teacher_sees_adversarial, progress)  # fmt: skip
         if self.method.adversarial:
             step.x_adv = self._adversarial(step, generator)
-        return self.loss(step, **self.options), step.accuracy_logits()
+        return self.loss(step, **self.options), step
 
 
 @dataclass
@@ -206,7 +208,7 @@ class _Training:
         self.rt = Runtime.for_recipe(self.recipe, device)
         torch.manual_seed(spec["seed"])
         self.model = build_for_data(spec["model"], data).to(self.rt.device, memory_format=self.rt.memory_format)
-        self.optimizer = build_optimizer(self.model, self.recipe["optimizer"])
+        self.optimizer = build_optimizer(self.model, self.recipe["optimizer"], spec["method"])
         if teacher is not None:  # frozen: an attack through it (AdaAD) takes input gradients only
             teacher = teacher.to(self.rt.device, memory_format=self.rt.memory_format).eval().requires_grad_(False)
         self.average = None
@@ -301,14 +303,14 @@ class _Training:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             progress = (epoch * steps + step) / (self.recipe["epochs"] * steps)
-            loss, logits = self.step_loss(x, y, generator, progress)
+            loss, taken = self.step_loss(x, y, generator, progress)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.grads.accumulate()
             self.optimizer.step()
             if self.average is not None:
                 self.average.update()
-            totals.add(loss.detach(), logits.detach(), y)
+            totals.add(loss.detach(), taken.accuracy_logits().detach(), y)
             if (step + 1) % self.recipe["log_every"] == 0 or step + 1 == steps:
                 totals.raise_if_bad(self.run_id, epoch)
                 if preempted.received and step + 1 < steps:

@@ -118,14 +118,14 @@ def trades_step(step: Step, *, beta: float) -> torch.Tensor:
 
 @registered(LOSSES, "ard")
 def ard_step(step: Step, *, alpha: float, temperature: float, multiplier: float) -> torch.Tensor:
-    return losses.ard(
-        step.student(False), step.student(True), step.teacher(False), step.y, alpha, temperature, multiplier
-    )
+    z_adv = step.student(True)  # before the clean pass, as ARD's main.py: batch norm sees them in that order
+    return losses.ard(step.student(False), z_adv, step.teacher(False), step.y, alpha, temperature, multiplier)
 
 
 @registered(LOSSES, "rslad")
 def rslad_step(step: Step, *, alpha: float, multiplier: float) -> torch.Tensor:
-    return losses.rslad(step.student(False), step.student(True), step.teacher(False), alpha, multiplier)
+    z_adv = step.student(True)  # before the clean pass, as RSLAD's scripts
+    return losses.rslad(step.student(False), z_adv, step.teacher(False), alpha, multiplier)
 
 
 @registered(LOSSES, "adaad")
@@ -156,7 +156,9 @@ def attack_ce(step: Step, attacked: nn.Module, loss: str, options: dict) -> Obje
 
 @registered(ATTACK_OBJECTIVES, "kl_student_clean")
 def attack_kl_student_clean(step: Step, attacked: nn.Module, loss: str, options: dict) -> Objective:
-    with torch.no_grad(), step.autocast():
+    """TRADES: KL to the student's own clean prediction, in fp32 (one forward): near x the two
+    predictions differ below bf16's resolution, and the first step's signs need them exact."""
+    with torch.no_grad():
         clean = attacked(step.x).float()
     return kl_to_fixed(F.softmax(clean, dim=1))
 

@@ -12,14 +12,15 @@ from ..schema import complete, definition
 SCHEDULES = tuple(definition("recipe")["properties"]["schedule"]["properties"]["name"]["enum"])
 
 
-def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.SGD:
-    """SGD with momentum, optional Nesterov, and weight decay (defaults in the config schema)."""
+def build_optimizer(model: nn.Module, cfg: dict, method: dict) -> torch.optim.SGD:
+    """SGD with the recipe's rate, momentum and weight decay, and the method's own choice of
+    Nesterov momentum (defaults in the config schema and the method table)."""
     cfg = complete(cfg, definition("recipe")["properties"]["optimizer"])
     return torch.optim.SGD(
         model.parameters(),
         lr=cfg["lr"],
         momentum=cfg["momentum"],
-        nesterov=cfg["nesterov"],
+        nesterov=complete(method, "method")["nesterov"],
         weight_decay=cfg["weight_decay"],
     )
 
