@@ -21,6 +21,7 @@ REPORT_FILES = [f"table{i}{ext}" for i in range(1, 8) for ext in (".csv", ".md",
     "figure1_gradients.pdf",
     "claims.md",
     "claims.csv",
+    "robustbench.json",
     "index.md",
 ]
 
@@ -79,6 +80,11 @@ def test_table_cells_are_the_runs_numbers(workdir):
 
     table5 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table5.csv")}
     (attack,) = run_files(workdir, "resnet18_at", "autoattack_last.json")
+    records = json.loads((workdir / "reports/demo/robustbench.json").read_text())
+    attacked = sorted(workdir.glob("results/runs/*/autoattack_*.json"))
+    assert len(records) == len(attacked)  # one record per attacked run and weights
+    (at_record,) = [r for r in records if r["name"] == "resnet18_at (seed 0, last weights)"]
+    assert at_record["autoattack_acc"] == f"{100 * attack['robust_acc']:.2f}" and at_record["n_points"] == 20
     assert float(table5["ResNet18 (AT), no teacher"]["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
     assert attack["robust_acc"] <= attack["clean_acc"] and attack["n"] == 20
     stages = [

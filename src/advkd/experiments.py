@@ -398,6 +398,15 @@ class Registry:
                         paths.setdefault(run.evaluation_path(column.evaluation, column.weights))
         return list(paths)
 
+    def attacked(self) -> list[tuple[Run, str]]:
+        """(run, weights) of every AutoAttack file the tables read, without repeats."""
+        found = {}
+        for table in self.config.get("tables", {}):
+            for run, evaluation, weights in self.table_evaluations(table):
+                if evaluation == "autoattack":
+                    found.setdefault((run.id, weights), (run, weights))
+        return list(found.values())
+
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))
         return [run for name in names for run in self.seeds(name)]

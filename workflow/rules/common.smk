@@ -167,6 +167,26 @@ def get_claim_files():
     return [f"{REPORTS}/claims.md"] if config.get("claims") else []
 
 
+def get_record_inputs(wildcards):
+    """Each attacked run's AutoAttack file and its metrics.json."""
+    attacked = REGISTRY.attacked()
+    return {
+        "attacks": [run.evaluation_path("autoattack", weights) for run, weights in attacked],
+        "metrics": [f"{run.folder}/metrics.json" for run, _ in attacked],
+    }
+
+
+def get_attacked_runs(wildcards):
+    """[{id, name, seed, weights, spec}] in the order of get_record_inputs."""
+    return canonical_json(
+        [{"id": r.id, "name": r.name, "seed": r.seed, "weights": w, "spec": r.spec} for r, w in REGISTRY.attacked()]
+    )
+
+
+def get_record_files():
+    return [f"{REPORTS}/robustbench.json"] if REGISTRY.attacked() else []
+
+
 def get_table_files():
     return [f"{REPORTS}/{table}.md" for table in config.get("tables", {})]
 

@@ -39,6 +39,22 @@ rule claims:
         "../scripts/claims.py"
 
 
+rule records:
+    input:
+        unpack(get_record_inputs),
+    output:
+        f"{REPORTS}/robustbench.json",
+    log:
+        f"logs/records/{config['name']}.log",
+    localrule: True
+    conda:
+        "../../envs/advkd.yaml"
+    params:
+        runs=get_attacked_runs,
+    script:
+        "../scripts/records.py"
+
+
 rule figure1:
     input:
         gradients=get_figure_gradients,
@@ -80,6 +96,7 @@ rule index:
         curves=get_curve_files(),
         figures=get_figure_files(),
         claims=get_claim_files(),
+        records=get_record_files(),
     output:
         f"{REPORTS}/index.md",
     log:

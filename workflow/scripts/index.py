@@ -1,30 +1,13 @@
 """Rule index: reports/<name>/index.md linking every table, figure and claim, with provenance."""
 
 import datetime
-import subprocess
 from pathlib import Path
 
-import advkd
 from advkd.io import atomic_path
 from advkd.joblog import job_log
+from advkd.workflow import code_version
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-
-
-def code_version() -> str:
-    """advkd's version and the commit of the workflow's own repository (asked in the folder of
-    this script, not where Snakemake works, which `--directory` may put in another repository)."""
-    try:
-        described = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=sm.scriptdir,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return f"advkd {advkd.__version__}, git {described.stdout.strip()}"
-    except (OSError, subprocess.CalledProcessError):
-        return f"advkd {advkd.__version__}"
 
 
 def index_lines() -> list[str]:
@@ -32,7 +15,7 @@ def index_lines() -> list[str]:
         f"# advkd report: {sm.params.name}",
         "",
         f"- config: `{sm.params.configfiles}`",
-        f"- code: {code_version()}",
+        f"- code: {code_version(sm.scriptdir)}",
         f"- produced: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
         "",
     ]
@@ -48,6 +31,8 @@ def index_lines() -> list[str]:
             lines += [f"![Training curves, {stem}]({stem}_curves.png)", ""]
     for md in sm.input.claims:
         lines += [Path(md).read_text(), "Files: [claims.md](claims.md), [claims.csv](claims.csv)", ""]
+    if sm.input.records:
+        lines += ["RobustBench-style records of every attacked run: [robustbench.json](robustbench.json)", ""]
     for png in sm.input.figures:
         name, stem = Path(png).name, Path(png).stem
         lines += [f"![Figure 1]({name})", "", f"Files: [{name}]({name}), [{stem}.pdf]({stem}.pdf)", ""]
