@@ -75,6 +75,13 @@ def checkout_like(folder: Path) -> Path:
     return folder
 
 
+def snakemake_dry_run(workdir: Path, config: Path) -> subprocess.CompletedProcess:
+    """`snakemake -n` with one config file in a checkout-like `workdir`: how a bad config is refused."""
+    checkout_like(workdir)
+    cmd = ["snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile", str(config), "--cores", "1"]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory):
     """The shrunk demo, run to completion locally once per session."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from advkd.devices import claim_device, visible_devices
+from advkd.devices import claim_device, device_slots, visible_devices
 
 HOLDER = """
 import sys, time
@@ -52,6 +52,22 @@ def test_concurrent_jobs_claim_distinct_devices_and_a_killed_job_releases_its_cl
         victim.wait()
         assert wait_for_files([waiting_out], timeout=30) == [victim_out.read_text()]
         holders.append((waiting, waiting_out))
+    finally:
+        for proc, _ in holders:
+            proc.kill()
+            proc.wait()
+
+
+def test_two_jobs_per_gpu_fill_every_device_once_before_doubling_up(tmp_path):
+    slots = device_slots(["0", "1"], 2)
+    assert slots == ["0", "1", "0.1", "1.1"]
+    holders = [start_holder(tmp_path, f"job{i}", ",".join(slots)) for i in range(2)]
+    try:
+        assert sorted(wait_for_files([out for _, out in holders])) == ["0", "1"]  # one job on each GPU first
+        holders += [start_holder(tmp_path, f"job{i}", ",".join(slots)) for i in range(2, 4)]
+        claimed = wait_for_files([out for _, out in holders])
+        assert sorted(claimed) == sorted(slots)
+        assert sorted(slots.index(c) % 2 for c in claimed) == [0, 0, 1, 1]  # two jobs per device
     finally:
         for proc, _ in holders:
             proc.kill()

@@ -28,13 +28,13 @@ import advkd.io
 import advkd.joblog
 from advkd.data import CorruptDatasetError, DataUnavailableError, IdxFormatError, load, prepare, read_idx, write_idx
 from advkd.data.sources import load_idx_dir
-from advkd.evaluate import run_metrics
+from advkd.evaluate import run_autoattack, run_metrics
 from advkd.experiments import ConfigError
 from advkd.io import load_torch, write_json
 from advkd.train import CheckpointMismatchError, NonFiniteLossError, Preempted, fit, load_weights
 from advkd.train.ema import WeightAverage
 
-from .conftest import REPO, checkout_like, mlp_spec
+from .conftest import REPO, mlp_spec, snakemake_dry_run
 
 DEMO = yaml.safe_load((REPO / "config/demo.yaml").read_text())
 WORKER = Path(__file__).with_name("fit_worker.py")
@@ -77,6 +77,8 @@ BAD_CONFIGS = {
     "unknown schedule": (lambda c: c["recipes"]["resnet"]["schedule"].update(name="linear"), r"recipes\.resnet\.schedule\.name: 'linear' is not allowed; allowed: constant, multistep"),
     "unknown dataset source": (lambda c: c["datasets"]["digits"].update(source="mnist"), r"datasets\.digits\.source: 'mnist' is not allowed; allowed: digits, idx_dir, torchvision"),
     "unknown dataset": (lambda c: c["runs"]["resnet18"].update(dataset="cifar10"), r"runs\.resnet18\.dataset: 'cifar10' is not defined in datasets"),
+    "export of no trained run": (lambda c: c["exports"].update(x={"run": "resnet18_trades_file"}), r"exports\.x\.run: 'resnet18_trades_file' is not a trained run of runs"),
+    "export of a missing seed": (lambda c: c["exports"].update(x={"run": "resnet18_trades", "seed": 5}), r"exports\.x\.seed: run 'resnet18_trades' has no seed 5"),
     "unknown recipe": (lambda c: c["runs"]["resnet18"].update(recipe="fast"), r"runs\.resnet18\.recipe: 'fast' is not defined in recipes"),
     "teacher names no run": (lambda c: c["runs"]["mlp_student_kd"].update(teacher="mlp_big"), r"runs\.mlp_student_kd\.teacher: 'mlp_big' is not defined in runs"),
     "teacher cycle": (cycle, r"teacher cycle mlp_\w+ -> .* -> mlp_\w+"),
@@ -145,12 +147,6 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     with pytest.raises(ConfigError, match=r"bad\.yaml, line \d+, column \d+: not valid YAML"):
         advkd.config.load(path)
     assert advkd.config.main([str(path)]) == 1
-
-
-def snakemake_dry_run(workdir: Path, config: Path) -> subprocess.CompletedProcess:
-    checkout_like(workdir)
-    cmd = ["snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile", str(config), "--cores", "1"]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -461,3 +457,63 @@ def test_adr_resumes_bitwise_with_its_weight_average(digits, tmp_path, monkeypat
     resumed = fit(spec, digits, "adr.s0", tmp_path / "ck.pt", progress=False)
     straight = fit(spec, digits, "adr.s0", tmp_path / "straight.pt", progress=False)
     same_training(resumed, straight)
+
+
+# -- a killed AutoAttack ---------------------------------------------------------------------------
+class Killed(Exception):
+    """Stands for the signal that ends a job: nothing after it runs in this process."""
+
+
+class KilledAtCall(nn.Module):
+    """`inner`, until its n-th forward pass, which raises: a job killed in the middle of an attack."""
+
+    def __init__(self, inner: nn.Module, n: int | None = None):
+        super().__init__()
+        self.inner, self.calls, self.n = inner, 0, n
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == self.n:
+            raise Killed
+        return self.inner(x)
+
+
+AUTOATTACK = {"eps": 0.1, "version": "custom", "attacks": ["apgd-ce", "apgd-t"], "batch_size": 8, "seed": 3}
+
+
+def without_seconds(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("seconds", "attack_seconds")}
+
+
+def killed_autoattack(model: nn.Module, x, y, share: float, state: Path, key: str = "") -> dict:
+    """An uninterrupted run's result, after a run killed at `share` of its forward passes left `state`."""
+    counter = KilledAtCall(model)
+    straight = run_autoattack(counter, x, y, **AUTOATTACK)
+    with pytest.raises(Killed):
+        run_autoattack(
+            KilledAtCall(model, int(share * counter.calls)), x, y, state_path=state, state_key=key, **AUTOATTACK
+        )
+    return straight
+
+
+@pytest.mark.parametrize("share", [0.3, 0.8])  # in the first attack, in the second
+def test_autoattack_killed_mid_attack_resumes_to_the_same_result(trained_mlp, digits, tmp_path, share):
+    x, y = digits.test_x[:40], digits.test_y[:40]
+    state = tmp_path / "autoattack.state.pt"
+    straight = killed_autoattack(trained_mlp.model, x, y, share, state)
+    saved = load_torch(state)
+    assert saved["stage"] == int(share > 0.5) and 0 < saved["done"] < len(saved["survivors"])
+    resumed = run_autoattack(trained_mlp.model, x, y, state_path=state, **AUTOATTACK)
+    assert without_seconds(resumed) == without_seconds(straight)
+    assert resumed["robust_acc"] < resumed["clean_acc"]  # the attacks did find something
+    assert not state.exists()  # a finished attack leaves no state behind
+
+
+def test_autoattack_state_of_other_settings_is_not_resumed(trained_mlp, digits, tmp_path, caplog):
+    x, y = digits.test_x[:16], digits.test_y[:16]
+    state = tmp_path / "autoattack.state.pt"
+    straight = killed_autoattack(trained_mlp.model, x, y, 0.5, state, key="A")
+    assert state.exists()
+    other = run_autoattack(trained_mlp.model, x, y, state_path=state, state_key="B", **AUTOATTACK)
+    assert "saved for another model or other settings; starting afresh" in caplog.text
+    assert without_seconds(other) == without_seconds(straight)

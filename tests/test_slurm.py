@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 TEMPLATES = Path(__file__).with_name("slurm")
 ETC = Path("/etc/slurm")
 MARKER = "ClusterName=advkd-test"
-GPU_RULES = {"train", "autoattack", "pgd"}
+GPU_RULES = {"train", "evaluate", "autoattack", "pgd"}
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
 
 
@@ -178,6 +178,7 @@ def test_every_gpu_job_went_through_sbatch_with_a_gpu_request(slurm_workdir):
     runs = list((slurm_workdir / "results" / "runs").iterdir())
     outputs = ("model.pt", "autoattack_*.json", "pgd_*.json")
     expected = sum(len(list(r.glob(pattern))) for r in runs for pattern in outputs)
+    expected += sum(".file." in r.name for r in runs)  # a weights file's evaluate job (metrics.json)
     assert len(calls) == expected  # one SLURM job per training and attack; nothing else
     rules = {re.search(r"--comment '?rule_(\w+?)_wildcards", call).group(1) for call in calls}
     assert rules == GPU_RULES  # prepare_data and the reports ran locally
@@ -248,3 +249,45 @@ def test_a_cancelled_training_job_resumes_from_its_checkpoint(slurm_workdir, tmp
     log = (slurm_workdir / "logs" / "train" / f"{run.id}.log").read_text()
     assert f"run {run.id}: resuming at epoch" in log  # the retry continued; it did not start over
     assert len(yaml.safe_load((folder / "history.json").read_text())) == 6
+
+
+def test_a_cancelled_autoattack_job_continues_where_it_stopped(slurm_workdir, tmp_path):
+    """scancel in the middle of AutoAttack; the profile's retry continues from the saved batches.
+    (That the continued result equals an uninterrupted one: tests/test_faults.py.)"""
+    small_batches = tmp_path / "small_batches.yaml"
+    small_batches.write_text(yaml.safe_dump({"autoattack": {"n": 40, "batch_size": 4}}))
+    config = {}
+    for path in (slurm_workdir / "demo.yaml", QUICK, TEMPLATES / "gpu.yaml", small_batches):
+        advkd.config.merge(config, advkd.config.load(path))
+    run = advkd.config.check(config).seeds("robust_teacher")[0]
+    target = slurm_workdir / run.folder / "autoattack_last.json"
+    state = target.with_name("autoattack_last.state.pt")
+    proc = subprocess.Popen(
+        slurm_snakemake(slurm_workdir, str(target.relative_to(slurm_workdir)), configs=[small_batches]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(state.exists, 300, "the first attacked batch")
+        job_id = wait_until(
+            lambda: next(
+                (
+                    j["JobId"]
+                    for j in slurm_jobs()
+                    if j["JobState"] == "RUNNING" and f"rule_autoattack_wildcards_{run.id}" in j.get("Comment", "")
+                ),
+                None,
+            ),
+            30,
+            "the job",
+        )  # fmt: skip  (the controller also remembers the run's finished attack of the first run)
+        subprocess.run(["scancel", job_id], check=True)
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr[-5000:]
+    log = (slurm_workdir / "logs" / "autoattack" / f"{run.id}.last.log").read_text()
+    assert "AutoAttack: resuming from" in log  # the retry continued; it did not start over
+    result = yaml.safe_load(target.read_text())
+    assert result["n"] == 40 and not state.exists()

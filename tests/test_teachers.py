@@ -8,78 +8,21 @@ import shutil
 
 import pytest
 import torch
-import torch.nn.functional as F
 import yaml
 
 import advkd.config
 from advkd.experiments import ConfigError, file_sha256
 from advkd.models import build_model
-from advkd.train import load_teacher
+from advkd.train import load_model
 
 from .conftest import QUICK, REPO, checkout_like, snakemake
+from .robustbench_layouts import wide_resnet_forward, wide_resnet_layout
 
 WIDTH = 0.1  # a WRN-34-1: the full depth, tenth of the channels
-GROUPS = ((1, 1), (2, 2), (3, 2))  # (group, stride of its first block)
-BLOCKS = 5  # (34 - 4) / 6 blocks per group
 
 
-def robustbench_layout(
-    channels: int, classes: int, generator: torch.Generator, width: float = WIDTH
-) -> dict[str, torch.Tensor]:
-    """A WideResNet-34 state dict named and shaped as TRADES' release and RobustBench's files are
-    (written from the layout's description, not from advkd's model), with random weights."""
-    widths = [16, *(round(c * width) for c in (160, 320, 640))]
-    state = {"conv1.weight": torch.randn(16, channels, 3, 3, generator=generator) * 0.3}
-
-    def batch_norm(prefix: str, n: int) -> None:
-        state[f"{prefix}.weight"] = 1 + 0.1 * torch.randn(n, generator=generator)
-        state[f"{prefix}.bias"] = 0.1 * torch.randn(n, generator=generator)
-        state[f"{prefix}.running_mean"] = 0.1 * torch.randn(n, generator=generator)
-        state[f"{prefix}.running_var"] = 0.5 + torch.rand(n, generator=generator)
-        state[f"{prefix}.num_batches_tracked"] = torch.tensor(100)
-
-    for name in ("block1", "sub_block1", "block2", "block3"):
-        group = 1 if name == "sub_block1" else int(name[-1])
-        for i in range(BLOCKS):
-            prefix = f"{name}.layer.{i}"
-            planes_in = widths[group - 1] if i == 0 else widths[group]
-            planes = widths[group]
-            batch_norm(f"{prefix}.bn1", planes_in)
-            state[f"{prefix}.conv1.weight"] = torch.randn(planes, planes_in, 3, 3, generator=generator) * 0.2
-            batch_norm(f"{prefix}.bn2", planes)
-            state[f"{prefix}.conv2.weight"] = torch.randn(planes, planes, 3, 3, generator=generator) * 0.2
-            if planes_in != planes:
-                state[f"{prefix}.convShortcut.weight"] = torch.randn(planes, planes_in, 1, 1, generator=generator) * 0.3
-    batch_norm("bn1", widths[3])
-    state["fc.weight"] = torch.randn(classes, widths[3], generator=generator) * 0.1
-    state["fc.bias"] = torch.zeros(classes)
-    return state
-
-
-def documented_forward(state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """The pre-activation WideResNet as the layout's source describes it, from the state dict alone:
-    bn-relu-conv twice per block, the shortcut a 1x1 conv of the activated input when the width
-    changes, a final bn-relu, global average pooling, the linear classifier; no normalisation."""
-
-    def bn(h, prefix):
-        return F.batch_norm(
-            h, state[f"{prefix}.running_mean"], state[f"{prefix}.running_var"],
-            state[f"{prefix}.weight"], state[f"{prefix}.bias"], False, 0.0, 1e-5,
-        )  # fmt: skip
-
-    h = F.conv2d(x, state["conv1.weight"], padding=1)
-    for group, stride in GROUPS:
-        for i in range(BLOCKS):
-            prefix, step = f"block{group}.layer.{i}", stride if i == 0 else 1
-            activated = F.relu(bn(h, f"{prefix}.bn1"))
-            out = F.relu(
-                bn(F.conv2d(activated, state[f"{prefix}.conv1.weight"], stride=step, padding=1), f"{prefix}.bn2")
-            )
-            out = F.conv2d(out, state[f"{prefix}.conv2.weight"], padding=1)
-            shortcut = state.get(f"{prefix}.convShortcut.weight")
-            h = out + (h if shortcut is None else F.conv2d(activated, shortcut, stride=step))
-    pooled = F.relu(bn(h, "bn1")).mean(dim=(2, 3))
-    return F.linear(pooled, state["fc.weight"], state["fc.bias"])
+def robustbench_layout(channels: int, classes: int, generator: torch.Generator, width: float = WIDTH) -> dict:
+    return wide_resnet_layout(34, 10, width, channels, classes, generator, sub_block1=True)
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +41,10 @@ def file_teacher(path, **extra) -> dict:
 
 def test_a_robustbench_layout_file_loads_and_computes_the_documented_network(digits, robustbench_file):
     path, state = robustbench_file
-    teacher = load_teacher(file_teacher(path), digits, path, "cpu")
+    teacher = load_model(file_teacher(path), digits, path, "cpu")
     x = digits.test_x[:64].float() / 255  # pixels in [0, 1]: these models take them unnormalised
     with torch.no_grad():
-        expected = documented_forward(state, x)
+        expected = wide_resnet_forward(state, x, 34)
         assert torch.allclose(teacher(x), expected, atol=1e-4, rtol=1e-4)
     assert not teacher.training
 
@@ -121,13 +64,13 @@ def test_a_file_that_changed_since_planning_or_does_not_fit_is_a_one_line_error(
     planned = file_teacher(changed)
     torch.save({"state_dict": {**state, "fc.bias": torch.ones_like(state["fc.bias"])}}, changed)
     with pytest.raises(ValueError, match=r"changed\.pt: SHA-256 [0-9a-f]{64}, but this run was planned with"):
-        load_teacher(planned, digits, changed, "cpu")
+        load_model(planned, digits, changed, "cpu")
     wrong = tmp_path / "resnet.pt"
     torch.save(build_model({"arch": "resnet18", "width": 0.25}, (1, 8, 8), 10, [0.5], [0.25]).state_dict(), wrong)
     with pytest.raises(
         ValueError, match=r"resnet\.pt: does not fit model .*: keys \d+ missing \(.*\); \d+ unexpected"
     ) as err:
-        load_teacher(file_teacher(wrong), digits, wrong, "cpu")
+        load_model(file_teacher(wrong), digits, wrong, "cpu")
     assert "\n" not in str(err.value)
 
 

@@ -234,3 +234,20 @@ def test_the_paper_config_plans_every_job_without_downloading(tmp_path):
     for run in ("rd_ard", "rd_adr_c100", "rd_at_tfkd_self"):
         assert {seed for rule, name, seed in jobs if name == run and rule == "autoattack"} == {"0", "1", "2"}, run
     assert not (tmp_path / "resources").exists()
+
+
+def test_the_exported_student_evaluated_as_a_file_scores_as_its_run(workdir):
+    """The path a user with a RobustBench folder takes: the demo exports its TRADES student in
+    RobustBench's layout, and a run that names only that folder and id gets the same numbers."""
+    assert (workdir / "results/robustbench/digits/Linf/advkd-demo-trades.pt").is_file()
+    table7 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table7.csv")}
+    trained, exported = table7["TRADES"], table7["TRADES, its exported file evaluated only"]
+    for column in ("accuracy", "autoattack", "apgd_ce", "apgd_t", "fab_t", "square", "pgd"):
+        assert exported[f"{column}_mean"] == trained[f"{column}_mean"], column
+    assert exported["best_accuracy_mean"] == ""  # a file has no validation split
+    (folder,) = workdir.glob("results/runs/resnet18_trades_file.file.*")
+    assert not (folder / "model.pt").exists() and (folder / "metrics.json").is_file()
+    records = json.loads((workdir / "reports/demo/robustbench.json").read_text())
+    (record,) = [r for r in records if r["run_id"] == folder.name]
+    assert record["name"] == "resnet18_trades_file (a weights file)" and record["seed"] is None
+    assert record["autoattack_acc"] == f"{float(trained['autoattack_mean']):.2f}"

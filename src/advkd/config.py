@@ -41,6 +41,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{where}: unknown key {', '.join(map(repr, unknown))}; allowed: {allowed}"
     if error.validator == "enum":
         return f"{where}: {error.instance!r} is not allowed; allowed: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "oneOf" and "message" in schema:
+        return f"{where}: {schema['message']}"
     if error.validator == "minItems":  # jsonschema's own wording differs between its versions
         return f"{where}: {error.instance!r} needs at least {error.validator_value} item(s)"
     if error.validator == "pattern":

@@ -8,6 +8,10 @@ ends, however it ends (SIGKILL included), so a dead job never keeps a GPU claime
 Visible devices are those CUDA_VISIBLE_DEVICES lists when it is set (by you, or by a scheduler
 such as SLURM, which gives a job exactly the GPUs it was allocated), else every device torch
 sees. With a single visible device there is nothing to share out and no lock is taken.
+
+A small model leaves most of a GPU idle (its step is bound by kernel launches, not arithmetic), so
+`compute.jobs_per_gpu: N` gives each device N slots: `--resources gpu=N*G` on G GPUs then runs N
+jobs on each, spread over the devices before any doubles up (README, "Several jobs per GPU").
 """
 
 from __future__ import annotations
@@ -81,14 +85,23 @@ def claim_slot(names: Sequence[str], lock_dir: str | Path = LOCK_DIR, poll_secon
         time.sleep(poll_seconds)
 
 
+def device_slots(names: Sequence[str], jobs_per_gpu: int) -> list[str]:
+    """The claimable slots of `names`, `jobs_per_gpu` per device: every device's first slot (named
+    as the device), then every second one (`<device>.1`), ...; slot i is on device i % len(names)."""
+    return [name if slot == 0 else f"{name}.{slot}" for slot in range(jobs_per_gpu) for name in names]
+
+
 @contextmanager
-def claim_device(requested: str = "auto", lock_dir: str | Path = LOCK_DIR) -> Iterator[torch.device]:
+def claim_device(
+    requested: str = "auto", lock_dir: str | Path = LOCK_DIR, jobs_per_gpu: int = 1
+) -> Iterator[torch.device]:
     """The device to compute on, claimed for the block when several GPUs are visible (see module)."""
     device = pick_device(requested)
     names = visible_devices() if device.type == "cuda" and device.index is None else []
     if len(names) <= 1:
         yield device
         return
-    with claim_slot(names, lock_dir) as index:
-        log.info("claimed GPU %s of %s (cuda:%d)", names[index], ",".join(names), index)
-        yield torch.device("cuda", index)
+    slots = device_slots(names, jobs_per_gpu)
+    with claim_slot(slots, lock_dir) as index:
+        log.info("claimed GPU slot %s of %s (cuda:%d)", slots[index], ",".join(names), index % len(names))
+        yield torch.device("cuda", index % len(names))

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from .columns import ATTACKS, COLUMNS, WEIGHTS_FILES, Column, evaluation_file
 from .methods import check_method_fits, get_method
+from .robustbench import cache_path, declared_model, supported_ids
 from .schema import complete, schema
+from .schema import definition as schema_definition
 from .sizes import identity, known_classes, known_size, training_images
 
 SPEC_VERSION = 2
@@ -59,19 +61,30 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+EXPORTS_DIR = "results/robustbench"  # where `exports:` writes, in RobustBench's layout
+EXPORT_THREAT = "Linf"
+
+
 @dataclass(frozen=True)
 class Run:
-    """One trained model: a run name of the config at one seed."""
+    """One model of the config: a run name trained at one seed, or a weights file evaluated only
+    (`weights_file`; its spec holds the file's SHA-256, or the spec of the run it was exported from)."""
 
     name: str
     seed: int
     spec: dict  # the full spec that is hashed (the teacher's spec nested inside)
     teacher: Run | None
     teacher_file: str | None = None  # a teacher from a weights file instead of a run
+    weights_file: str | None = None  # an evaluate-only run: the file it evaluates
+
+    @property
+    def evaluated(self) -> bool:
+        return self.weights_file is not None
 
     @cached_property
     def id(self) -> str:
-        return f"{self.name}.s{self.seed}.{spec_hash(self.spec)}"
+        """`<name>.s<seed>.<hash>`, or `<name>.file.<hash>` for a weights file (no seed)."""
+        return f"{self.name}.{'file' if self.evaluated else f's{self.seed}'}.{spec_hash(self.spec)}"
 
     @property
     def dataset(self) -> str:
@@ -87,7 +100,8 @@ class Run:
         return "validation" in self.spec["recipe"]
 
     def weights_path(self, weights: str) -> str:
-        return f"{self.folder}/{WEIGHTS_FILES[weights]}"
+        """A trained run's last or best weights; an evaluated run has one file for both."""
+        return self.weights_file or f"{self.folder}/{WEIGHTS_FILES[weights]}"
 
     def evaluation_path(self, evaluation: str, weights: str) -> str:
         return f"{self.folder}/{evaluation_file(evaluation, weights)}"
@@ -111,12 +125,15 @@ class Registry:
         for name in config["runs"]:
             for seed in self.seeds_of(name):
                 self.resolve(name, seed)
+        self.exports  # noqa: B018 (resolved now, so an export naming no trained run is a config error)
         self._by_id = {run.id: run for run in self._runs.values()}
         self._check_report_references()
 
     # -- resolution -------------------------------------------------------------------------
     def seeds_of(self, name: str) -> list[int]:
-        return list(self.config["runs"][name].get("seeds", self.default_seeds))
+        """A trained run's seeds; a weights file is one model, listed under seed 0."""
+        entry = self.config["runs"][name]
+        return [0] if "weights" in entry else list(entry.get("seeds", self.default_seeds))
 
     def resolve(self, name: str, seed: int, _chain: tuple[str, ...] = ()) -> Run:
         key = (name, seed)
@@ -130,6 +147,8 @@ class Registry:
         if name in _chain:
             raise ConfigError(f"runs.{name}.teacher: teacher cycle {' -> '.join(_chain + (name,))}")
         entry = runs[name]
+        if "weights" in entry:
+            return self._resolve_evaluated(name, entry)
         method = get_method(entry["method"]["name"])
         teacher_entry = entry.get("teacher")
         problem = check_method_fits(method, teacher_entry is not None, complete(entry["model"], "model"))
@@ -138,14 +157,16 @@ class Registry:
             raise ConfigError(f"runs.{name}{key}: {message}")
         teacher, teacher_file, teacher_spec = None, None, None
         if isinstance(teacher_entry, dict):
-            teacher_file = teacher_entry["checkpoint"]
-            teacher_spec = {
-                "checkpoint_sha256": self._file_digest(name, teacher_entry),
-                "model": teacher_entry["model"],
-            }
+            self._check_dataset(name, entry)
+            teacher_file, teacher_spec = self._weights(f"runs.{name}.teacher", teacher_entry, entry["dataset"])
         elif teacher_entry is not None:
             if teacher_entry not in runs:
                 raise ConfigError(f"runs.{name}.teacher: {teacher_entry!r} is not defined in runs")
+            if "weights" in runs[teacher_entry]:
+                raise ConfigError(
+                    f"runs.{name}.teacher: {teacher_entry!r} is a weights file evaluated only; "
+                    "name the file itself as the teacher (teacher: {checkpoint: ..., model: ...})"
+                )
             teacher_seeds = self.seeds_of(teacher_entry)
             teacher = self.resolve(teacher_entry, seed if seed in teacher_seeds else teacher_seeds[0], _chain + (name,))
             if teacher.dataset != entry["dataset"]:
@@ -155,8 +176,7 @@ class Registry:
                 )
             teacher_spec = teacher.spec
         dataset_key = entry["dataset"]
-        if dataset_key not in self.config["datasets"]:
-            raise ConfigError(f"runs.{name}.dataset: {dataset_key!r} is not defined in datasets")
+        self._check_dataset(name, entry)
         self._check_class_filter(name, entry, dataset_key)
         recipe_key = entry["recipe"]
         if recipe_key not in self.config["recipes"]:
@@ -184,19 +204,75 @@ class Registry:
         self._runs[key] = run
         return run
 
-    def _file_digest(self, name: str, teacher: dict) -> str:
-        """A teacher file's SHA-256 (read once per file): what enters the student's run id."""
-        path = teacher["checkpoint"]
+    def _check_dataset(self, name: str, entry: dict) -> None:
+        if entry["dataset"] not in self.config["datasets"]:
+            raise ConfigError(f"runs.{name}.dataset: {entry['dataset']!r} is not defined in datasets")
+
+    def _resolve_evaluated(self, name: str, entry: dict) -> Run:
+        """A weights file that is only evaluated: its id comes from its content and model."""
+        self._check_dataset(name, entry)
+        path, weights_spec = self._weights(f"runs.{name}.weights", entry["weights"], entry["dataset"])
+        dataset = {"key": entry["dataset"], **self.config["datasets"][entry["dataset"]]}
+        spec = {"version": SPEC_VERSION, "dataset": dataset, "data": {}, **weights_spec}
+        run = Run(name, 0, spec, None, weights_file=path)
+        self._runs[(name, 0)] = run
+        return run
+
+    def _weights(self, where: str, entry: dict, dataset_key: str) -> tuple[str, dict]:
+        """(path, spec) of a weights file: a checkpoint with its model, or a RobustBench folder's
+        entry with the architecture RobustBench declares; the spec holds the file's SHA-256, or for
+        a file this config exports, the spec of the run it comes from."""
+        model = entry.get("model")
+        if "robustbench" in entry:
+            folder = complete(entry["robustbench"], schema_definition("weights")["properties"]["robustbench"])
+            dataset = identity(self.config["datasets"][dataset_key])
+            path = str(cache_path(folder["model_dir"], dataset, folder["threat"], folder["id"]))
+            exported = self.exports.get(path)
+            model = model or (
+                exported.spec["model"] if exported else declared_model(dataset, folder["threat"], folder["id"])
+            )
+            if model is None:
+                known = ", ".join(supported_ids(dataset, folder["threat"])) or "none"
+                raise ConfigError(
+                    f"{where}.robustbench.id: advkd knows no architecture for RobustBench's "
+                    f"{dataset}/{folder['threat']} entry {folder['id']!r} (supported: {known}); give it as "
+                    f"{where.rsplit('.', 1)[-1]}.model"
+                )
+            if exported:
+                return path, {"exported_from": exported.spec, "model": model}
+        else:
+            path = entry["checkpoint"]
+        return path, {"checkpoint_sha256": self._file_digest(where, entry, path), "model": model}
+
+    def _file_digest(self, where: str, entry: dict, path: str) -> str:
+        """A weights file's SHA-256 (read once per file): what enters the ids of runs that use it."""
         if path not in self._digests:
             if not Path(path).is_file():
-                raise ConfigError(f"runs.{name}.teacher.checkpoint: {path} does not exist")
+                layout = (
+                    " (RobustBench's layout: <model_dir>/<dataset>/<threat>/<id>.pt)" if "robustbench" in entry else ""
+                )
+                raise ConfigError(f"{where}.{'robustbench' if layout else 'checkpoint'}: {path} does not exist{layout}")
             self._digests[path] = file_sha256(path)
-        declared, actual = teacher.get("sha256"), self._digests[path]
+        actual, declared = self._digests[path], entry.get("sha256")
         if declared is not None and declared != actual:
-            raise ConfigError(
-                f"runs.{name}.teacher.sha256: {path} has SHA-256 {actual}, not the {declared} the config expects"
-            )
+            raise ConfigError(f"{where}.sha256: {path} has SHA-256 {actual}, not the {declared} the config expects")
         return actual
+
+    @cached_property
+    def exports(self) -> dict[str, Run]:
+        """{file: the run it holds} of every `exports:` entry: a trained run's last weights written
+        in RobustBench's layout (EXPORTS_DIR/<dataset>/Linf/<id>.pt), which a run can then evaluate."""
+        found = {}
+        for model_id, export in self.config.get("exports", {}).items():
+            where = f"exports.{model_id}"
+            if export["run"] not in self.config["runs"] or "weights" in self.config["runs"][export["run"]]:
+                raise ConfigError(f"{where}.run: {export['run']!r} is not a trained run of runs")
+            if export["seed"] not in self.seeds_of(export["run"]):
+                raise ConfigError(f"{where}.seed: run {export['run']!r} has no seed {export['seed']}")
+            run = self.resolve(export["run"], export["seed"])
+            path = cache_path(EXPORTS_DIR, identity(run.spec["dataset"]), EXPORT_THREAT, model_id)
+            found[str(path)] = run
+        return found
 
     def _check_class_filter(self, name: str, entry: dict, dataset_key: str) -> None:
         count = known_classes(self.config["datasets"][dataset_key])  # None: checked on load
@@ -279,6 +355,11 @@ class Registry:
             for side in compared:
                 if claim[side] not in shown:
                     raise ConfigError(f"{where}.{side}: table {claim['table']!r} shows no run {claim[side]!r}")
+                if "weights" in self.config["runs"][claim[side]]:
+                    raise ConfigError(
+                        f"{where}.{side}: {claim[side]!r} is a weights file, one model without seeds; "
+                        "a claim pairs trained runs seed by seed (compare with its value as a number)"
+                    )
                 if COLUMNS[claim["column"]].weights == "best" and not self._recipe_of(claim[side]).get("validation"):
                     raise ConfigError(
                         f"{where}.{side}: column {claim['column']!r} shows best-on-validation weights, "
@@ -309,7 +390,8 @@ class Registry:
                 )
 
     def _recipe_of(self, run_name: str) -> dict:
-        return self.config["recipes"].get(self.config["runs"][run_name]["recipe"], {})
+        """A trained run's recipe; {} for a weights file."""
+        return self.config["recipes"].get(self.config["runs"][run_name].get("recipe"), {})
 
     def _check_attack_settings(self, where: str, columns: list[Column]) -> None:
         attack = self.config.get("autoattack")
@@ -332,6 +414,11 @@ class Registry:
         for i, row in enumerate(figure["rows"]):
             if row["run"] not in self.config["runs"]:
                 raise ConfigError(f"figure1.rows[{i}].run: {row['run']!r} is not defined in runs")
+            if "weights" in self.config["runs"][row["run"]]:
+                raise ConfigError(
+                    f"figure1.rows[{i}].run: {row['run']!r} is a weights file; "
+                    "the heatmap needs gradients recorded in training"
+                )
             layouts.setdefault(
                 layer_layout(self.config["runs"][row["run"]]["model"]), f"figure1.rows[{i}] ({row['run']})"
             )
@@ -406,6 +493,31 @@ class Registry:
                 if evaluation == "autoattack":
                     found.setdefault((run.id, weights), (run, weights))
         return list(found.values())
+
+    def weights_files(self) -> list[tuple[str, str, dict, dict]]:
+        """(config key, path, model spec, dataset spec) of every weights file a run evaluates or
+        learns from, for the check that each fits its model before any job starts."""
+        found = {}
+        for run in self.runs:
+            dataset = self.config["datasets"][run.dataset]
+            if run.evaluated:
+                found.setdefault(
+                    run.weights_file, (f"runs.{run.name}.weights", run.weights_file, run.spec["model"], dataset)
+                )
+            elif run.teacher_file:
+                teacher = run.spec["teacher"]
+                found.setdefault(
+                    run.teacher_file, (f"runs.{run.name}.teacher", run.teacher_file, teacher["model"], dataset)
+                )
+        return list(found.values())
+
+    def exported(self, model_id: str) -> Run:
+        """The run `exports.<model_id>` writes out."""
+        return next(run for path, run in self.exports.items() if Path(path).stem == model_id)
+
+    def trained(self, runs: list[Run]) -> list[Run]:
+        """Those of `runs` that train (and so have a history); weights files do not."""
+        return [run for run in runs if not run.evaluated]
 
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))

@@ -64,18 +64,19 @@ class TrainedRun(NamedTuple):
     log: logging.Logger
     spec: dict  # the run's spec as the config writes it
     data: Any  # advkd.data.PreparedDataset
-    model: Any  # the trained model, in eval mode on the job's device
+    model: Any  # the model (trained here or read from a file), in eval mode on the job's device
 
 
 @contextmanager
 def evaluation_job(sm) -> Iterator[TrainedRun]:
-    """The frame of a job that evaluates one trained run (rules evaluate, autoattack, pgd): its log,
-    its claimed device, the run's spec, dataset and weights."""
+    """The frame of a job that evaluates one run, trained or a weights file (rules evaluate,
+    autoattack, pgd): its log, its claimed device, the run's spec, dataset and weights."""
     from .data import load
     from .devices import claim_device
-    from .train import load_weights
+    from .train import load_model
 
-    with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as device:
+    claim = claim_device(sm.resources.device, jobs_per_gpu=sm.resources.jobs_per_gpu)
+    with job_log(sm.log[0], sm.threads) as log, claim as device:
         spec = json.loads(sm.params.spec)
         data = load(sm.input.data)
-        yield TrainedRun(log, spec, data, load_weights(spec["model"], data, sm.input.model, device))
+        yield TrainedRun(log, spec, data, load_model(spec, data, sm.input.model, device))

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .architectures import ARCHITECTURES
 from .columns import column_schema
 from .methods import method_schema
 from .sources import SOURCES
@@ -36,7 +37,18 @@ def schema() -> dict:
     loaded["$defs"]["method"] = method_schema()
     loaded["$defs"]["column"] = column_schema()
     loaded["$defs"]["source"] = {"enum": list(SOURCES)}
+    _expand_families(loaded["$defs"]["model"])
     return loaded
+
+
+def _expand_families(model: dict) -> None:
+    """An `arch` enum written as `[families, <family>...]` becomes the names of those families'
+    architectures (advkd.architectures), so a new architecture is one line of that table."""
+    enums = [model["properties"]["arch"]] + [branch["if"]["properties"]["arch"] for branch in model["allOf"]]
+    for enum in enums:
+        if enum.get("enum", [None])[0] == "families":
+            families = set(enum["enum"][1:])
+            enum["enum"] = [name for name, arch in ARCHITECTURES.items() if arch.family in families]
 
 
 def definition(name: str) -> dict:

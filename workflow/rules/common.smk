@@ -11,6 +11,10 @@ from advkd.schema import complete
 # Checked before any job is planned: a bad config stops here with one line and exit status 1.
 try:
     REGISTRY = advkd.config.check(config)
+    if REGISTRY.weights_files():  # weights files that must fit their models (this imports torch)
+        from advkd.train.teachers import check_weights_files
+
+        check_weights_files(REGISTRY.weights_files())
 except ConfigError as err:
     print(f"advkd: invalid config: {err}", file=sys.stderr)
     sys.exit(1)
@@ -19,11 +23,17 @@ REPORTS = f"reports/{config['name']}"
 COMPUTE = REGISTRY.compute  # how to run: a job resource, never a param, so changing it plans nothing
 
 
+# Run ids: <name>.s<seed>.<hash> of a trained run, <name>.file.<hash> of a weights file.
+TRAINED_ID = r"[A-Za-z0-9_-]+\.s[0-9]+\.[0-9a-f]+"
+EVALUATED_ID = r"[A-Za-z0-9_-]+\.file\.[0-9a-f]+"
+
+
 wildcard_constraints:
     dataset="|".join(config["datasets"]) or "(?!)",
     table="|".join(config.get("tables", {})) or "(?!)",
     run_id="[^/]+",
     weights="|".join(WEIGHTS_FILES),
+    model_id="|".join(config.get("exports", {})) or "(?!)",
 
 
 def get_run(wildcards):
@@ -47,6 +57,10 @@ def get_run_teacher(wildcards):
 
 def get_weights_file(wildcards):
     return get_run(wildcards).weights_path(wildcards.weights)
+
+
+def get_weights_file_of_run(wildcards):
+    return get_run(wildcards).weights_file
 
 
 def get_dataset_spec(wildcards):
@@ -73,6 +87,10 @@ def get_training_runtime(wildcards):
 
 def get_autoattack_runtime(wildcards):
     return REGISTRY.autoattack.get("runtime") or RUNTIMES("autoattack", wildcards.run_id)
+
+
+def get_evaluate_runtime(wildcards):
+    return RUNTIMES("evaluate", wildcards.run_id)
 
 
 def get_pgd_runtime(wildcards):
@@ -118,7 +136,7 @@ def get_table_protocol(wildcards):
 
 
 def get_table_histories(wildcards):
-    return [f"{r.folder}/history.json" for r in get_table_runs(wildcards)]
+    return [f"{r.folder}/history.json" for r in REGISTRY.trained(get_table_runs(wildcards))]
 
 
 def get_table_definition(wildcards):
@@ -126,7 +144,13 @@ def get_table_definition(wildcards):
 
 
 def get_table_run_names(wildcards):
-    return json.dumps([r.name for r in get_table_runs(wildcards)])
+    """The trained runs' names, in the order of get_table_histories."""
+    return json.dumps([r.name for r in REGISTRY.trained(get_table_runs(wildcards))])
+
+
+def get_export_run(wildcards):
+    """The last weights of the run `exports.<model_id>` names."""
+    return REGISTRY.exported(wildcards.model_id).weights_path("last")
 
 
 def get_table_run_folders(wildcards):
@@ -179,7 +203,10 @@ def get_record_inputs(wildcards):
 def get_attacked_runs(wildcards):
     """[{id, name, seed, weights, spec}] in the order of get_record_inputs."""
     return canonical_json(
-        [{"id": r.id, "name": r.name, "seed": r.seed, "weights": w, "spec": r.spec} for r, w in REGISTRY.attacked()]
+        [
+            {"id": r.id, "name": r.name, "seed": None if r.evaluated else r.seed, "weights": w, "spec": r.spec}
+            for r, w in REGISTRY.attacked()
+        ]
     )
 
 
@@ -205,7 +232,8 @@ def get_configfiles():
 
 
 def get_report_targets():
-    return [f"{REPORTS}/index.md"]
+    """The index (which links every report) and the files `exports:` asks for."""
+    return [f"{REPORTS}/index.md", *REGISTRY.exports]
 
 
 # Once, before the first job: a GPU-scale plan started without CUDA says what it would take here.

@@ -19,6 +19,7 @@ rule autoattack:
     resources:
         gpu=COMPUTE["gpus_per_job"],
         device=COMPUTE["device"],
+        jobs_per_gpu=COMPUTE["jobs_per_gpu"],
         runtime=get_autoattack_runtime,
         mem_mb=REGISTRY.autoattack["mem_mb"],
     params:
@@ -44,6 +45,7 @@ rule pgd:
     resources:
         gpu=COMPUTE["gpus_per_job"],
         device=COMPUTE["device"],
+        jobs_per_gpu=COMPUTE["jobs_per_gpu"],
         runtime=get_pgd_runtime,
     params:
         spec=get_run_spec,

@@ -12,6 +12,7 @@ with job_log(sm.log[0]):
     per_run: dict[str, list[list[dict]]] = {}
     for name, path in zip(json.loads(sm.params.run_names), sm.input.histories):
         per_run.setdefault(name, []).append(read_json(path))
-    rows = [(row["label"], per_run[row["run"]]) for row in definition["rows"]]
+    # Weights files evaluated only have no training to plot.
+    rows = [(row["label"], per_run[row["run"]]) for row in definition["rows"] if row["run"] in per_run]
     with atomic_path(sm.output[0]) as tmp:
         curves.plot(rows, tmp, definition.get("title", ""))

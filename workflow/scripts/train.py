@@ -9,14 +9,15 @@ from advkd.devices import claim_device
 from advkd.evaluate import run_metrics
 from advkd.io import link_file, save_torch, write_json
 from advkd.joblog import job_log
-from advkd.train import fit, load_teacher
+from advkd.train import fit, load_model
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 run_id = sm.wildcards.run_id
-with job_log(sm.log[0], sm.threads) as log, claim_device(sm.resources.device) as device:
+claim = claim_device(sm.resources.device, jobs_per_gpu=sm.resources.jobs_per_gpu)
+with job_log(sm.log[0], sm.threads) as log, claim as device:
     spec = json.loads(sm.params.spec)
     data = load(sm.input.data)
-    teacher = load_teacher(spec["teacher"], data, sm.input.teacher, device) if spec["teacher"] else None
+    teacher = load_model(spec["teacher"], data, sm.input.teacher, device) if spec["teacher"] else None
     checkpoint = Path(sm.output.model).with_name("checkpoint.pt")
     result = fit(spec, data, run_id, checkpoint, teacher=teacher, device=device)
     metrics = run_metrics(result.model, data, spec, result.history, run_id, result.best)

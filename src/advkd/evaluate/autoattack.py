@@ -1,9 +1,15 @@
-"""AutoAttack (Croce & Hein 2020) through the `pyautoattack` package, with a per-attack breakdown.
+"""AutoAttack (Croce & Hein 2020) through the `pyautoattack` package, with a per-attack breakdown,
+resumable after a kill.
 
 pyautoattack runs its attacks one after another, each only on the points still classified
-correctly, and only logs the intermediate accuracies. We drive the same object (built with the
-requested version, so every sub-attack has that version's settings) one attack at a time on the
-surviving points: the result is the same as one standard run, and each stage's accuracy is kept.
+correctly, in batches of those survivors, reseeding every attack of every batch with its seed
+(its `apgd`, `fab` and `square` modules call `torch.random.manual_seed(self.seed)` in `perturb`),
+so a batch's outcome depends only on its points and the seed. We drive the same object (built with
+the requested version, so every sub-attack has that version's settings) one attack and one batch
+of survivors at a time: the result equals one standard run, each stage's accuracy is kept, and
+the state after every batch can go to a file. pyautoattack's own `state_path` saves only after a
+whole attack; ours loses at most the current attack on the current batch, and a rerun with the
+same settings continues from it to the same result.
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
+
+from ..io import load_torch, save_torch
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +39,16 @@ def run_autoattack(
     attacks: Sequence[str] | None = None,
     batch_size: int = 500,
     seed: int = 0,
+    state_path: str | Path | None = None,
+    state_key: str = "",
 ) -> dict:
     """Clean and robust accuracy of `model` on uint8 `images`, and robust accuracy after each attack.
 
     `version` is "standard" (APGD-CE, APGD-T, FAB-T, Square) or "custom" with `attacks` listed.
     The model is put in eval mode with its parameters frozen (FAB would otherwise also compute
-    weight gradients it never uses); inputs are pixels in [0, 1].
+    weight gradients it never uses); inputs are pixels in [0, 1]. With `state_path`, progress is
+    saved there after every batch and resumed from it when its `state_key` (what identifies the
+    model and settings) matches; the file is removed once the attack is complete.
     """
     from pyautoattack import AutoAttack
 
@@ -54,43 +67,78 @@ def run_autoattack(
         seed=seed,
     )
     sequence = list(adversary.attacks_to_run)
-    with torch.no_grad():
-        robust = torch.cat(
-            [model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size] for i in range(0, len(y), batch_size)]
-        )
-    n = len(y)
-    result = {
-        "n": n,
+    state = _resume(state_path, state_key, len(y))
+    if state is None:
+        with torch.no_grad():
+            robust = torch.cat([model(xb).argmax(1) == yb for xb, yb in _batches(x, y, batch_size)]).cpu()
+        state = {"key": state_key, "robust": robust, "batch_size": batch_size, "stage": 0, "survivors": None}
+        state.update(clean_acc=robust.float().mean().item(), after={}, attack_seconds={}, done=0)
+    robust, batch_size = state["robust"], state["batch_size"]
+    started = time.time()
+    for stage in range(state["stage"], len(sequence)):
+        attack = sequence[stage]
+        adversary.attacks_to_run = [attack]
+        if state["survivors"] is None:  # the points this attack runs on, fixed when it starts
+            state.update(survivors=robust.nonzero().flatten(), done=0, stage_seconds=0.0)
+        survivors = state["survivors"]
+        while state["done"] < len(survivors):
+            chunk_started = time.time()
+            chunk = survivors[state["done"] : state["done"] + batch_size]
+            x_adv, batch_size = _run_fitting(adversary, x[chunk.to(device)], y[chunk.to(device)], batch_size)
+            with torch.no_grad():
+                robust[chunk] = (model(x_adv).argmax(1) == y[chunk.to(device)]).cpu()
+            state["stage_seconds"] += time.time() - chunk_started
+            state.update(done=state["done"] + len(chunk), batch_size=batch_size)
+            _save(state_path, state)
+            log.info(
+                "AutoAttack %s: %d of %d points attacked, robust accuracy %.4f",
+                attack,
+                state["done"],
+                len(survivors),
+                robust.float().mean().item(),
+            )
+        state["after"][attack] = robust.float().mean().item()
+        # Seconds of this attack, summed over restarts: what the cost model is fitted to.
+        state["attack_seconds"][attack] = round(state.pop("stage_seconds"), 3)
+        state.update(stage=stage + 1, survivors=None)
+        _save(state_path, state)
+        log.info("AutoAttack %s: robust accuracy %.4f (%.0f s)", attack, state["after"][attack], time.time() - started)
+    if state_path is not None:
+        Path(state_path).unlink(missing_ok=True)
+    return {
+        "n": len(y),
         "eps": eps,
         "norm": norm,
         "version": version,
         "attacks": sequence,
-        "clean_acc": robust.float().mean().item(),
-        "after": {},
-        "attack_seconds": {},
+        "clean_acc": state["clean_acc"],
+        "after": state["after"],
+        "attack_seconds": state["attack_seconds"],
+        "robust_acc": robust.float().mean().item(),
+        "batch_size": batch_size,
+        "seconds": sum(state["attack_seconds"].values()),
     }
-    started = time.time()
-    for attack in sequence:
-        attack_started = time.time()
-        idx = robust.nonzero().flatten()
-        if len(idx):
-            adversary.attacks_to_run = [attack]
-            x_adv, batch_size = _run_fitting(adversary, x[idx], y[idx], batch_size)
-            with torch.no_grad():
-                still = torch.cat(
-                    [
-                        model(x_adv[i : i + batch_size]).argmax(1) == y[idx][i : i + batch_size]
-                        for i in range(0, len(idx), batch_size)
-                    ]
-                )
-            robust[idx] = still
-        result["after"][attack] = robust.float().mean().item()
-        result["attack_seconds"][attack] = round(time.time() - attack_started, 3)  # what a cost model is fitted to
-        log.info("AutoAttack %s: robust accuracy %.4f (%.0f s)", attack, result["after"][attack], time.time() - started)
-    result["robust_acc"] = robust.float().mean().item()
-    result["batch_size"] = batch_size
-    result["seconds"] = time.time() - started
-    return result
+
+
+def _batches(x: torch.Tensor, y: torch.Tensor, size: int):
+    return ((x[i : i + size], y[i : i + size]) for i in range(0, len(y), size))
+
+
+def _resume(path: str | Path | None, key: str, n: int) -> dict | None:
+    """The saved state, when there is one for this model, these settings and these points."""
+    if path is None or not Path(path).is_file():
+        return None
+    state = load_torch(path)
+    if state.get("key") != key or len(state["robust"]) != n:
+        log.warning("AutoAttack: %s was saved for another model or other settings; starting afresh", path)
+        return None
+    log.info("AutoAttack: resuming from %s at attack %d, %d points attacked", path, state["stage"] + 1, state["done"])
+    return state
+
+
+def _save(path: str | Path | None, state: dict) -> None:
+    if path is not None:
+        save_torch(state, path)
 
 
 class Unfoolable(nn.Module):

@@ -101,8 +101,4 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(out), 1))
 
 
-ARCHITECTURES = {
-    "resnet18": (BasicBlock, (2, 2, 2, 2)),
-    "resnet34": (BasicBlock, (3, 4, 6, 3)),
-    "resnet50": (Bottleneck, (3, 4, 6, 3)),
-}
+BLOCKS = {BasicBlock.expansion: BasicBlock, Bottleneck.expansion: Bottleneck}

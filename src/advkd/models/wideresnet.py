@@ -1,27 +1,25 @@
-"""WideResNet-34-10 (Zagoruyko and Komodakis 2016), the robust teacher of the adversarial
-distillation literature, in the layout of the public robust checkpoints.
+"""WideResNets (Zagoruyko and Komodakis 2016): WRN-34-10, the robust teacher of the adversarial
+distillation literature, and the depths and widths of RobustBench's entries, in the layout of the
+public robust checkpoints.
 
 Facts from TRADES' models/wideresnet.py (github.com/yaodongyu/TRADES) and RobustBench's
-model_zoo/architectures/wide_resnet.py, which copies it: a 3x3 stem of 16 channels, three groups of
-(34 - 4) / 6 = 5 pre-activation blocks of 160, 320 and 640 channels (strides 1, 2, 2), a final
+model_zoo/architectures/wide_resnet.py, which copies it and takes `depth` and `widen_factor`: a
+3x3 stem of 16 channels, three groups of (depth - 4) / 6 pre-activation blocks of 16, 32 and 64
+times the widen factor channels (strides 1, 2, 2), a final
 batch norm and ReLU, global average pooling and a linear classifier; a block is bn1-relu-conv1,
 bn2-relu-conv2, plus a 1x1 `convShortcut` (taking the pre-activated input) when the width
 changes. The parameter names (`conv1`, `block1.layer.0.bn1`, ..., `bn1`, `fc`) are theirs, so a
 downloaded state dict loads as it is (`advkd.models.files`). These models take pixels in [0, 1]
 without normalisation, as TRADES trained them and RobustBench serves them: no `Normalize` layer.
 
-`width` scales the three groups' channels (1.0 = widen factor 10; 0.1 is a WRN-34-1 for tests and
-the demo). At width 1 on 32x32 RGB inputs: 46.16 M parameters.
+`width` scales the three groups' channels (1.0 = the architecture's widen factor; 0.1 of WRN-34-10
+is a WRN-34-1 for tests and the demo). WRN-34-10 on 32x32 RGB inputs: 46.16 M parameters.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-DEPTH = 34
-BLOCKS_PER_GROUP = (DEPTH - 4) // 6
-WIDEN = 10
 
 
 class PreActBlock(nn.Module):
@@ -43,9 +41,9 @@ class PreActBlock(nn.Module):
 class Group(nn.Module):
     """One group of blocks; the `layer` attribute gives the checkpoints' `blockN.layer.i` names."""
 
-    def __init__(self, in_planes: int, planes: int, stride: int):
+    def __init__(self, in_planes: int, planes: int, stride: int, blocks: int):
         super().__init__()
-        strides = [stride] + [1] * (BLOCKS_PER_GROUP - 1)
+        strides = [stride] + [1] * (blocks - 1)
         self.layer = nn.Sequential(
             *[PreActBlock(in_planes if i == 0 else planes, planes, s) for i, s in enumerate(strides)]
         )
@@ -55,13 +53,14 @@ class Group(nn.Module):
 
 
 class WideResNet(nn.Module):
-    def __init__(self, num_classes: int, in_channels: int, width: float = 1.0):
+    def __init__(self, num_classes: int, in_channels: int, width: float = 1.0, depth: int = 34, widen: int = 10):
         super().__init__()
-        planes = [max(1, round(c * WIDEN * width)) for c in (16, 32, 64)]
+        blocks = (depth - 4) // 6
+        planes = [max(1, round(c * widen * width)) for c in (16, 32, 64)]
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
-        self.block1 = Group(16, planes[0], 1)
-        self.block2 = Group(planes[0], planes[1], 2)
-        self.block3 = Group(planes[1], planes[2], 2)
+        self.block1 = Group(16, planes[0], 1, blocks)
+        self.block2 = Group(planes[0], planes[1], 2, blocks)
+        self.block3 = Group(planes[1], planes[2], 2, blocks)
         # The final batch norm follows the last block's residual sum, not a convolution: it is
         # registered after the pool (an order the batch-norm folding of advkd.models.folding reads).
         self.pool = nn.AdaptiveAvgPool2d(1)

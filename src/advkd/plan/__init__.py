@@ -14,7 +14,7 @@ from pathlib import Path
 from ..experiments import Registry
 from ..sizes import dataset_size
 from .rates import Rates, gpu_rates
-from .work import Job, attack_jobs, plan_jobs, training_job
+from .work import Job, attack_jobs, evaluation_job, plan_jobs, training_job
 
 SAFETY = 3.0  # a cluster job asks for 3x its estimate ...
 MIN_RUNTIME_MINUTES = 10  # ... and at least 10 minutes (start-up, a slow node, a shared GPU)
@@ -43,6 +43,8 @@ class RuntimeRequests:
         size = self.sizes[run.dataset]
         if rule == "train":
             job = training_job(run, size)
+        elif rule == "evaluate":
+            job = evaluation_job(run, size)
         else:
             (job,) = attack_jobs(run, size, self.registry.autoattack, {(rule, "last")})
         return runtime_minutes(job, self.rates)

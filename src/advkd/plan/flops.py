@@ -8,13 +8,11 @@ free); tests/test_plan.py checks every architecture against that counter.
 
 from __future__ import annotations
 
+from ..architectures import ARCHITECTURES
 from ..schema import complete
 
 STAGE_CHANNELS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
-# arch: (expansion, blocks per stage); BasicBlock expands by 1, Bottleneck by 4 (advkd.models.resnet)
-RESNETS = {"resnet18": (1, (2, 2, 2, 2)), "resnet34": (1, (3, 4, 6, 3)), "resnet50": (4, (3, 4, 6, 3))}
-WIDEN, BLOCKS_PER_GROUP = 10, 5  # WideResNet-34-10: widen factor 10, (34 - 4) / 6 blocks per group
 
 
 def _conv(
@@ -36,9 +34,10 @@ def forward_flops(model: dict, in_shape: tuple[int, int, int], num_classes: int,
     if model["arch"] == "mlp":
         sizes = [in_shape[0] * in_shape[1] * in_shape[2], *model["hidden"], num_classes]
         return sum(_linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-    if model["arch"] == "wrn34_10":
-        return _wide_resnet(model["width"], in_shape, num_classes)
-    expansion, depths = RESNETS[model["arch"]]
+    arch = ARCHITECTURES[model["arch"]]
+    if arch.family == "wide_resnet":
+        return _wide_resnet(arch.depth, arch.widen, model["width"], in_shape, num_classes)
+    expansion, depths = arch.expansion, arch.depths
     planes = [max(1, round(c * model["width"])) for c in STAGE_CHANNELS]
     flops, size = _conv(in_shape[0], planes[0], 3, 1, 1, in_shape[1:])
     channels, stage_outputs = planes[0], []
@@ -48,7 +47,7 @@ def forward_flops(model: dict, in_shape: tuple[int, int, int], num_classes: int,
             flops, size, channels = flops + block, out_size, p * expansion
         stage_outputs.append((channels, size))
     flops += _linear(channels, num_classes)
-    if every_exit and model["exits"]:
+    if every_exit and model.get("exits"):
         flops += sum(
             _head(c, channels, 2 ** (len(stage_outputs) - 1 - i), s, num_classes)
             for i, (c, s) in enumerate(stage_outputs[:-1])
@@ -56,13 +55,13 @@ def forward_flops(model: dict, in_shape: tuple[int, int, int], num_classes: int,
     return flops
 
 
-def _wide_resnet(width: float, in_shape: tuple[int, int, int], num_classes: int) -> int:
-    """WideResNet-34-10 (advkd.models.wideresnet): a 16-channel stem, three groups of five
+def _wide_resnet(depth: int, widen: int, width: float, in_shape: tuple[int, int, int], num_classes: int) -> int:
+    """A WideResNet (advkd.models.wideresnet): a 16-channel stem, three groups of (depth - 4) / 6
     pre-activation blocks (3x3 strided, 3x3; a 1x1 shortcut where the width changes), the fc."""
     flops, size = _conv(in_shape[0], 16, 3, 1, 1, in_shape[1:])
     channels = 16
-    for planes, first_stride in zip((max(1, round(c * WIDEN * width)) for c in (16, 32, 64)), (1, 2, 2)):
-        for stride in [first_stride] + [1] * (BLOCKS_PER_GROUP - 1):
+    for planes, first_stride in zip((max(1, round(c * widen * width)) for c in (16, 32, 64)), (1, 2, 2)):
+        for stride in [first_stride] + [1] * ((depth - 4) // 6 - 1):
             first, out_size = _conv(channels, planes, 3, stride, 1, size)
             flops += first + _conv(planes, planes, 3, 1, 1, out_size)[0]
             if channels != planes:

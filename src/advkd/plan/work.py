@@ -6,7 +6,8 @@ multi-exit method), the teacher forward (its own FLOPs; on x and x' for AdaAD; f
 student's weight average), and for an adversarial method `steps` PGD forward + input-backward
 passes (2 each) on the deepest path, through the teacher too when it is in the attack (AdaAD);
 then the end-of-epoch test pass. The
-job then evaluates the run: one pass over the test set (more with class subsets or exits).
+job then evaluates the run: one pass over the test set (more with class subsets or exits); a
+weights file evaluated only has that pass as its job.
 AutoAttack: its documented budgets as an upper bound (every point survives every attack). PGD:
 `steps` forward + backward passes and one forward.
 """
@@ -114,6 +115,12 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     return Job("train", run.id, flops, steps, kind, epochs, key, recipe["batch_size"], teacher_key, teacher_flops)
 
 
+def evaluation_job(run: Run, size: DatasetSize) -> Job:
+    """A weights file's rule evaluate: one pass over the test set, at an attack's speed (no training)."""
+    forward = forward_flops(run.spec["model"], size.shape, size.classes)
+    return Job("evaluate", run.id, size.n_test * forward, 1, "attack", 0, model_key(run.spec["model"], size.shape), 1)
+
+
 def attack_jobs(run: Run, size: DatasetSize, attack: dict, evaluations: Collection[tuple[str, str]]) -> list[Job]:
     """The run's AutoAttack and PGD jobs that a table shows (`evaluations`: (autoattack or pgd,
     last or best weights); either weights are the same work)."""
@@ -148,10 +155,13 @@ def plan_jobs(registry: Registry) -> list[Job]:
             if evaluation in ATTACKS:
                 evaluations[run.id].add((evaluation, weights))
     trained = {}
-    for run in [*shown.values(), *registry.figure_runs()]:
+    for run in [*shown.values(), *registry.figure_runs(), *registry.exports.values()]:
         while run is not None and run.id not in trained:  # a run and the teachers it learns from
             trained[run.id], run = run, run.teacher
-    jobs = [training_job(run, sizes[run.dataset]) for run in trained.values()]
+    jobs = [
+        evaluation_job(run, sizes[run.dataset]) if run.evaluated else training_job(run, sizes[run.dataset])
+        for run in trained.values()
+    ]
     for run in shown.values():
         jobs += attack_jobs(run, sizes[run.dataset], registry.autoattack, evaluations[run.id])
     return jobs

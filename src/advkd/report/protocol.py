@@ -27,6 +27,7 @@ class Deviations:
     unstated: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (source, dataset) -> rows
     notes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # source label -> what no setting says
     marked: set[str] = field(default_factory=set)  # rows whose reference values came from another protocol
+    files: list[str] = field(default_factory=list)  # rows of weights files, evaluated only: no settings to compare
 
 
 def effective(spec: dict, key: str) -> Any:
@@ -110,6 +111,9 @@ def deviations(definition: dict, specs: dict[str, dict], protocol: dict | None) 
     of the table, completed); `specs`: each row's run spec (any seed: settings do not vary by seed)."""
     found = Deviations()
     for row in definition["rows"]:
+        if "method" not in specs[row["run"]]:
+            found.files.append(row["label"])
+            continue
         spec = complete_spec(specs[row["run"]])
         items = []
         source = source_of(row, spec)
@@ -143,6 +147,8 @@ def markdown(found: Deviations, definition: dict) -> str:
         lines.append(f"- {source}'s code states no settings for {dataset}: {compared}.")
     for source, notes in found.notes.items():
         lines += [f"- {source}: {note}" for note in notes]
+    if found.files:
+        lines.append(f"Weights files evaluated only, trained elsewhere: {', '.join(found.files)}.")
     if found.marked:
         lines.append(
             f"{REFERENCE_MARK} reference values measured with other settings than this row's "

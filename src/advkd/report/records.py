@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ..architectures import ARCHITECTURES
 from ..sizes import identity
-
-ARCHITECTURE_NAMES = {"mlp": "MLP", "resnet18": "ResNet-18", "resnet50": "ResNet-50", "wrn34_10": "WideResNet-34-10"}
 
 
 def architecture(model: dict) -> str:
     """`ResNet-18`, or `ResNet-18 (width 0.125)` for a scaled one."""
-    name = ARCHITECTURE_NAMES.get(model["arch"], model["arch"])
+    name = ARCHITECTURES[model["arch"]].title
     width = model.get("width", 1.0)
     return name if model["arch"] == "mlp" or width == 1.0 else f"{name} (width {width:g})"
 
@@ -29,6 +28,15 @@ def eps_text(eps: float) -> str:
     return f"{fraction.numerator}/255" if fraction.denominator == 1 else f"{eps:g}"
 
 
+def origin(spec: dict) -> str:
+    """Where the attacked weights come from."""
+    if "method" in spec:
+        return f"trained by advkd, method {spec['method']['name']}"
+    if "exported_from" in spec:
+        return f"a file advkd exported, trained with method {spec['exported_from']['method']['name']}"
+    return f"a weights file of SHA-256 {spec['checkpoint_sha256']}, evaluated only"
+
+
 def robustbench_record(run: dict, metrics: dict, attack: dict, code_version: str, date: str) -> dict:
     """`run`: {id, name, seed, weights, spec} of the attacked run; `metrics` its metrics.json;
     `attack` its autoattack_<weights>.json. clean_acc is the whole test set's, as RobustBench's."""
@@ -37,7 +45,9 @@ def robustbench_record(run: dict, metrics: dict, attack: dict, code_version: str
     attacks = "the standard version" if attack["version"] == "standard" else ", ".join(attack["attacks"])
     return {
         "link": "",
-        "name": f"{run['name']} (seed {run['seed']}, {run['weights']} weights)",
+        "name": f"{run['name']} (a weights file)"
+        if "method" not in spec
+        else (f"{run['name']} (seed {run['seed']}, {run['weights']} weights)"),
         "authors": "",
         "additional_data": False,
         "number_forward_passes": 1,
@@ -47,8 +57,7 @@ def robustbench_record(run: dict, metrics: dict, attack: dict, code_version: str
         "eps": eps_text(attack["eps"]),
         "clean_acc": f"{100 * clean:.2f}",
         "reported": "",
-        "footnote": f"AutoAttack ({attacks}) on the first {attack['n']} test points; trained by advkd, method "
-        f"{spec['method']['name']}.",
+        "footnote": f"AutoAttack ({attacks}) on the first {attack['n']} test points; {origin(spec)}.",
         "autoattack_acc": f"{100 * attack['robust_acc']:.2f}",
         "threat_model": attack["norm"],
         "n_points": attack["n"],

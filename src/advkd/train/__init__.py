@@ -4,7 +4,7 @@ from ..methods import METHODS, get_method
 from .checkpoint import CheckpointMismatchError
 from .loop import NonFiniteLossError, Preempted, Runtime, TrainResult, build_for_data, fit, load_weights
 from .schedule import SCHEDULES, build_optimizer, complete_schedule, learning_rate
-from .teachers import load_teacher
+from .teachers import load_model
 
 __all__ = [
     "METHODS",
@@ -20,6 +20,6 @@ __all__ = [
     "fit",
     "get_method",
     "learning_rate",
-    "load_teacher",
+    "load_model",
     "load_weights",
 ]
