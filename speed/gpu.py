@@ -10,7 +10,9 @@ check needs a model that has learned something). It prints one table: pass/fail 
   (d) a device claim with the GPUs this process sees;
 
 and figures for (e): images/s and model-FLOP utilisation (MFU) of full-size 32x32 ResNet18,
-ResNet50 and WideResNet-34-10 training (standard, KD, PGD-7), fp32 forward / forward-backward throughput and
+ResNet50 and WideResNet-34-10 training (standard, KD, PGD-7), for `fit` (everything included) and
+for the step alone in steady state (CUDA events over 200 steps, kernel launches per step from the
+torch profiler), fp32 forward / forward-backward throughput and
 AutoAttack points/s for a ResNet18, and a process's start-up cost. `--json FILE` keeps every
 figure for the cost model (`advkd.plan`). `--smoke` runs the same code at toy sizes on any device
 (the test suite runs it on the CPU). Exit status 1 when any of (a)-(d) fails.
@@ -43,11 +45,12 @@ from advkd.evaluate.autoattack import Unfoolable
 from advkd.methods import METHODS, example_options
 from advkd.models.folding import FoldedTwin
 from advkd.plan.gpus import datasheet_of
-from advkd.plan.measured import WORKLOADS, AttackRate, GpuCheck, TrainingRate
-from advkd.train import build_for_data, fit
+from advkd.plan.measured import WORKLOADS, AttackRate, GpuCheck, SteadyRate, TrainingRate
+from advkd.train import build_for_data, fit, repeated_step
 
 from . import machine
 from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
+from .workloads import spec as run_spec
 
 # The KD workload's options; its teacher is a second model of the student's size.
 KD = {"name": "kd", "alpha": 0.9, "temperature": 4.0}
@@ -73,15 +76,18 @@ class Size:
     epoch_side: int
     epoch_steps: int
     autoattack_points: int
+    steady_steps: int  # steps timed in the steady-state figures of (e), after a tenth as many to warm up
 
 
 # Compiled in (a): one method per distinct compiled graph (plain forward, with a teacher, under
 # attack, every exit); the others compile the same student forward as one of these.
 COMPILED = ("ce", "kd", "at", "byot")
 FULL = Size(
-    32, 0.125, 4, COMPILED, 16, 100, None, (("resnet18", 1.0), ("resnet50", 1.0), ("wrn34_10", 1.0)), 32, 200, 100
+    32, 0.125, 4, COMPILED, 16, 100, None, (("resnet18", 1.0), ("resnet50", 1.0), ("wrn34_10", 1.0)), 32, 200, 100, 200
 )
-SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16, 2, 16)
+SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16, 2, 16, 3)
+# The CUDA runtime and driver calls that start a kernel (or a captured graph of them), as the profiler names them.
+LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx", "cudaGraphLaunch")
 
 
 @dataclass
@@ -327,6 +333,73 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
             )
 
 
+def time_steady_state(report: Report, size: Size, device: torch.device) -> None:
+    """(e) The training step alone at batch 128 (advkd.train.repeated_step: the loop's own step
+    on one batch), steady state: images/s over `size.steady_steps` steps after a warm-up, timed
+    with CUDA events on a GPU, and kernel launches per step counted by the torch profiler."""
+    peak = peak_flops(device)
+    for arch, width in size.epoch_models:
+        model = {"arch": arch, "width": width}
+        case = Case(f"{arch} x{width}", model, (3, size.epoch_side, size.epoch_side), 128, 1, 4, True)
+        data = synthetic(case)
+        flops = count_flops(build_for_data(model, data).to(device), case.shape)["flops"]
+        torch.manual_seed(1)
+        teacher = build_for_data(model, data).to(device).eval()
+        for label, (name, steps, taught) in WORKLOADS.items():
+            method = KD if name == "kd" else {"name": name}
+            attack = {**ATTACK, "steps": steps} if steps else None
+            step, _ = repeated_step(run_spec(case, method, attack), data, teacher if taught else None, device)
+            for _ in range(max(1, size.steady_steps // 10)):  # cuDNN autotuning, allocator
+                step()
+            seconds = _timed(step, size.steady_steps, device)
+            launches = _launches_per_step(step, device)
+            figure = SteadyRate(
+                model, size.epoch_side, label, size.steady_steps * 128 / seconds, size.steady_steps, launches, 128
+            )
+            report.record.steady.append(figure)
+            mfu = (
+                TrainingRate(model, size.epoch_side, label, figure.images_per_s, flops, 128).utilisation(peak)
+                if peak
+                else None
+            )
+            report.add(
+                "e",
+                f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128, steady state",
+                None,
+                f"{figure.images_per_s:,.0f} img/s over {size.steady_steps} steps, MFU "
+                f"{f'{mfu:.1%}' if mfu is not None else 'n/a'}, "
+                f"{f'{launches:,.0f}' if launches is not None else 'n/a'} kernel launches per step",
+            )
+
+
+def _timed(step, steps: int, device: torch.device) -> float:
+    """Seconds of `steps` calls: CUDA events on a GPU (the device's time, not the host's)."""
+    if device.type != "cuda":
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return time.perf_counter() - started
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(steps):
+        step()
+    end.record()
+    torch.cuda.synchronize(device)
+    return start.elapsed_time(end) / 1000
+
+
+def _launches_per_step(step, device: torch.device, steps: int = 5) -> float | None:
+    """Kernel launches the host makes per step (what bounds a small model's step on a fast GPU)."""
+    if device.type != "cuda":
+        return None
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as profile:
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize(device)
+    return sum(event.count for event in profile.key_averages() if event.key in LAUNCHES) / steps
+
+
 def time_attack_passes(report: Report, size: Size, device: torch.device) -> None:
     """(e) fp32 throughput of the passes AutoAttack is made of, and a whole AutoAttack run."""
     arch, width = size.epoch_models[0]
@@ -421,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         check_autoattack(report, size, model, data, device, eps)
     check_claim(report, device)
     time_epochs(report, size, device)
+    time_steady_state(report, size, device)
     time_attack_passes(report, size, device)
     time_startup(report, device)
     print(f"\n{len(report.rows)} rows in {time.perf_counter() - started:.0f} s; {len(report.failed)} failed\n")

@@ -32,6 +32,8 @@ def test_gpu_check_runs_at_smoke_size(tmp_path):
     assert all(rate.images_per_s > 0 and rate.forward_flops > 0 for rate in report.training)
     assert report.gpu is None and report.smoke  # no datasheet peak on a CPU
     assert report.startup_s > 0
+    assert {rate.workload for rate in report.steady} == set(WORKLOADS)  # the step alone, steady state
+    assert all(rate.images_per_s > 0 and rate.launches_per_step is None for rate in report.steady)  # no CUDA
     assert "| check | case" in done.stdout  # the table is the last thing printed
 
 

@@ -8,7 +8,7 @@ from advkd.evaluate import exit_accuracies
 from advkd.io import load_torch
 from advkd.methods import METHODS
 from advkd.schema import complete_spec
-from advkd.train import build_for_data, complete_schedule, fit, learning_rate
+from advkd.train import build_for_data, complete_schedule, fit, learning_rate, repeated_step
 from advkd.train.ema import WeightAverage
 from advkd.train.loop import Runtime, _StepRunner
 from advkd.train.objectives import ATTACK_OBJECTIVES, SOFT_TARGETS, Step
@@ -258,3 +258,18 @@ def test_adr_with_no_interpolation_is_pgd_at(digits, tmp_path):
     for key, value in adr.model.state_dict().items():
         assert torch.allclose(value, at.model.state_dict()[key], atol=1e-6), key
     assert adr.history[-1]["train_loss"] == pytest.approx(at.history[-1]["train_loss"], rel=1e-5)
+
+
+def test_the_repeated_step_is_the_loops_first_step(trained_mlp, digits, tmp_path):
+    """What the GPU check times in steady state is the step `fit` takes: one epoch of one batch
+    (adversarial KD with augmentation) ends with the same weights as one call of the step."""
+    spec = mlp_spec(method={"name": "at_kd", "alpha": 0.5, "temperature": 2.0})
+    spec["recipe"].update(epochs=1, batch_size=len(digits.train_y), augment={"crop_padding": 1, "flip": True})
+    spec["recipe"]["attack"] = {"eps": 0.1, "step_size": 0.05, "steps": 2}
+    trained = fit(spec, digits, "t.s0", tmp_path / "ck.pt", teacher=trained_mlp.model, progress=False).model
+    step, model = repeated_step(spec, digits, teacher=trained_mlp.model)
+    step()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    after_one = [p.detach().clone() for p in model.parameters()]
+    step()  # and again: the same batch, a further step
+    assert not all(torch.equal(a, b) for a, b in zip(model.parameters(), after_one))

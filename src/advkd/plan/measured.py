@@ -41,6 +41,20 @@ class TrainingRate:
 
 
 @dataclass(frozen=True)
+class SteadyRate:
+    """The training step alone, repeated on one batch after a warm-up: images/s over `steps`
+    steps (CUDA events on a GPU), and kernel launches per step (torch profiler; None on a CPU)."""
+
+    model: dict
+    side: int
+    workload: str  # a WORKLOADS key
+    images_per_s: float
+    steps: int
+    launches_per_step: float | None
+    batch_size: int
+
+
+@dataclass(frozen=True)
 class AttackRate:
     """fp32 throughput of the passes AutoAttack is made of, and a full-budget AutoAttack run."""
 
@@ -61,6 +75,7 @@ class GpuCheck:
     training: list[TrainingRate] = field(default_factory=list)
     attacks: list[AttackRate] = field(default_factory=list)
     startup_s: float | None = None
+    steady: list[SteadyRate] = field(default_factory=list)  # absent from checks before it was measured
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -70,6 +85,7 @@ class GpuCheck:
         found = json.loads(path.read_text())
         found["training"] = [TrainingRate(**rate) for rate in found["training"]]
         found["attacks"] = [AttackRate(**rate) for rate in found["attacks"]]
+        found["steady"] = [SteadyRate(**rate) for rate in found.get("steady", [])]
         return cls(**found)
 
 

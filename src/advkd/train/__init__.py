@@ -2,7 +2,16 @@
 
 from ..methods import METHODS, get_method
 from .checkpoint import CheckpointMismatchError
-from .loop import NonFiniteLossError, Preempted, Runtime, TrainResult, build_for_data, fit, load_weights
+from .loop import (
+    NonFiniteLossError,
+    Preempted,
+    Runtime,
+    TrainResult,
+    build_for_data,
+    fit,
+    load_weights,
+    repeated_step,
+)
 from .schedule import SCHEDULES, build_optimizer, complete_schedule, learning_rate
 from .teachers import load_model
 
@@ -22,4 +31,5 @@ __all__ = [
     "learning_rate",
     "load_model",
     "load_weights",
+    "repeated_step",
 ]

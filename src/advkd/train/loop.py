@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -297,20 +298,7 @@ class _Training:
             self.partial = None
         steps, lr = self.steps_per_epoch, float("nan")
         for step, (x, y) in enumerate(self.batches.iterate(generator, order, totals.steps), start=totals.steps):
-            lr = learning_rate(
-                self.recipe["optimizer"]["lr"], self.recipe["schedule"], epoch, step, steps, self.recipe["epochs"]
-            )
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            progress = (epoch * steps + step) / (self.recipe["epochs"] * steps)
-            loss, taken = self.step_loss(x, y, generator, progress)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.grads.accumulate()
-            self.optimizer.step()
-            if self.average is not None:
-                self.average.update()
-            totals.add(loss.detach(), taken.accuracy_logits().detach(), y)
+            lr = self.train_step(x, y, generator, epoch, step, totals)
             if (step + 1) % self.recipe["log_every"] == 0 or step + 1 == steps:
                 totals.raise_if_bad(self.run_id, epoch)
                 if preempted.received and step + 1 < steps:
@@ -324,6 +312,27 @@ class _Training:
                 bar.update((step + 1) - (bar.n - epoch * steps))
                 bar.set_postfix(loss=f"{totals.loss_sum.item() / totals.seen:.4f}", lr=f"{lr:.4g}", refresh=False)
         return totals, lr
+
+    def train_step(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, epoch: int, step: int, totals: EpochTotals
+    ) -> float:
+        """One optimiser step on the batch (x, y), the `step`-th of `epoch`; returns its learning rate."""
+        steps = self.steps_per_epoch
+        lr = learning_rate(
+            self.recipe["optimizer"]["lr"], self.recipe["schedule"], epoch, step, steps, self.recipe["epochs"]
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        progress = (epoch * steps + step) / (self.recipe["epochs"] * steps)
+        loss, taken = self.step_loss(x, y, generator, progress)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.grads.accumulate()
+        self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
+        totals.add(loss.detach(), taken.accuracy_logits().detach(), y)
+        return lr
 
     def end_epoch(self, epoch: int, totals: EpochTotals, lr: float, started: float) -> None:
         """Test accuracy and loss, the history row, the epoch's gradient statistics, a checkpoint."""
@@ -394,6 +403,22 @@ def fit(
                 )
     best = run.validation.best if run.validation is not None else None
     return TrainResult(run.model.eval(), run.history, {"names": run.grads.names, "epochs": run.grad_epochs}, best)
+
+
+def repeated_step(
+    spec: dict, data: PreparedDataset, teacher: nn.Module | None = None, device: str | torch.device | None = None
+) -> tuple[Callable[[], float], nn.Module]:
+    """The training step of `spec` on its first batch, to call again and again, and the model it
+    trains: what a steady-state timing measures (the GPU check), without the epoch's test pass,
+    logging or checkpoint. Its first call is the first step `fit` takes."""
+    spec = complete_spec(spec)
+    _check(spec, data, "steady.s0", teacher)
+    run = _Training(spec, data, "steady.s0", None, teacher, device)
+    generator = epoch_generator(spec["seed"], 0, run.rt.device)
+    x, y = next(iter(run.batches.iterate(generator, run.batches.order(generator), 0)))
+    totals = EpochTotals.zeros(run.rt.device)
+    run.model.train()
+    return (lambda: run.train_step(x, y, generator, 0, 0, totals)), run.model
 
 
 def _check(spec: dict, data: PreparedDataset, run_id: str, teacher: nn.Module | None) -> None:
