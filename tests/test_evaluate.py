@@ -1,6 +1,11 @@
 import pytest
+import torch
 
 from advkd.evaluate import STANDARD_ATTACKS, run_autoattack, subset_accuracies
+from advkd.models.folding import folded
+from advkd.train import fit
+
+from .conftest import mlp_spec
 
 
 @pytest.mark.slow
@@ -22,3 +27,18 @@ def test_subset_accuracies_split_by_class(trained_mlp, digits):
     n = len(digits.test_y)
     assert acc["all"] == pytest.approx((acc["only"] * ones + acc["without"] * (n - ones)) / n)
     assert acc["only"] > 0.8
+
+
+@pytest.mark.slow
+def test_autoattack_on_the_folded_twin_equals_the_eval_model(digits, tmp_path):
+    """The rules attack the folded twin: the same points fall at every stage as on the model."""
+    spec = mlp_spec(model={"arch": "resnet18", "width": 0.125})
+    spec["recipe"] = {**spec["recipe"], "epochs": 2}
+    model = fit(spec, digits, "resnet.s0.test", tmp_path / "checkpoint.pt", progress=False).model
+    x, y = digits.test_x[:60], digits.test_y[:60]
+    settings = {"eps": 0.05, "version": "custom", "attacks": ["apgd-ce", "apgd-t"], "batch_size": 30}
+    twin = folded(model)
+    assert twin is not model and not any(isinstance(m, torch.nn.BatchNorm2d) for m in twin.modules())
+    on_model, on_twin = run_autoattack(model, x, y, **settings), run_autoattack(twin, x, y, **settings)
+    assert on_twin["clean_acc"] == on_model["clean_acc"] and on_twin["after"] == on_model["after"]
+    assert on_model["robust_acc"] < on_model["clean_acc"]  # the attack does break points

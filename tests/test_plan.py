@@ -20,7 +20,8 @@ from advkd.plan.flops import forward_flops
 from advkd.plan.gpus import DATASHEETS
 from advkd.plan.measured import MEASURED, GpuCheck, measured_checks, workload_passes
 from advkd.plan.rates import measured_utilisation
-from advkd.plan.work import Job, model_key
+from advkd.plan.survival import WORST_CASE, Survival, Survivals
+from advkd.plan.work import Job, attack_jobs, model_key
 from advkd.schema import definition
 from advkd.sizes import dataset_size
 from advkd.workflow import snakemake_command
@@ -180,3 +181,52 @@ def test_robust_distillation_is_priced_by_its_passes():
     images = 8 * 1437  # the adversarial recipe's epochs times the digits' training images
     assert rslad - at == images * (3 * student + teacher)
     assert adaad - rslad == images * (teacher + 2 * 7 * teacher)  # x' through the teacher; 7 PGD steps through it
+
+
+def _autoattack_job(registry, name, **survival):
+    (run,) = registry.seeds(name)[:1]
+    fixed = (lambda run, weights: Survival(**survival, source="test")) if survival else None
+    size = dataset_size(registry.config["datasets"][run.dataset])
+    (job,) = attack_jobs(run, size, registry.autoattack, {("autoattack", "last")}, fixed)
+    return job, forward_flops(run.spec["model"], size.shape, size.classes), size
+
+
+def test_autoattack_runs_its_first_attack_on_the_correct_points_and_the_rest_on_the_survivors():
+    """Standard AutoAttack on 10,000 CIFAR-10 points: APGD-CE's 100 iterations of 2 passes on
+    the points classified correctly, APGD-T's 9 x 100 and FAB-T's 9 x 100 (3 passes) and Square's
+    5,000 queries on those APGD-CE leaves, after one clean forward of every point."""
+    registry = advkd.config.check(PAPER)
+    worst, forward, _ = _autoattack_job(registry, "resnet18_at")
+    assert worst.flops == forward * 10_000 * (1 + 200 + 1800 + 2700 + 5000)
+    assert worst.steps == 20 * (100 + 900 + 900 + 5000)  # batches of 500, one after another
+    expected, _, _ = _autoattack_job(registry, "resnet18_at", clean=0.8, robust=0.5)
+    assert expected.flops == pytest.approx(forward * (10_000 + 8_000 * 200 + 5_000 * (1800 + 2700 + 5000)))
+    assert expected.steps == 16 * 100 + 10 * (900 + 900 + 5000)
+
+
+def _fractions(survival: Survival) -> tuple:
+    return survival.clean, survival.robust, survival.source
+
+
+def test_expected_survivors_come_from_the_runs_files_the_rows_reference_or_a_prior(tmp_path):
+    registry = advkd.config.check(PAPER)
+    survivals = Survivals(registry, tmp_path)
+    (akd,) = registry.seeds("resnet18_akd")  # Table 5: 82.70 % clean, 47.66 % under AutoAttack
+    assert _fractions(survivals(akd, "last")) == (pytest.approx(0.8270), pytest.approx(0.4766), "reference")
+    # CIFAR-10's adversarially trained rows with values: Table 5's four and ADR's 82.41 / 50.39
+    clean = (84.22 + 82.70 + 82.02 + 81.53 + 82.41) / 500
+    robust = (46.99 + 47.66 + 48.28 + 48.83 + 50.39) / 500
+    rd_at = registry.seeds("rd_at")[0]
+    assert _fractions(survivals(rd_at, "best")) == (pytest.approx(clean), pytest.approx(robust), "prior")
+    # the same run once its clean and PGD figures are measured
+    folder = tmp_path / rd_at.folder
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text('{"test_acc": 0.8, "best": {"test_acc": 0.7}}')
+    (folder / "pgd_best.json").write_text('{"acc": 0.4}')
+    assert survivals(rd_at, "best") == Survival(0.7, 0.4, "measured")
+    assert survivals(rd_at, "last").source == "prior"  # no pgd_last.json yet
+    # without any reference on the dataset: standard training keeps nothing, robust training all
+    demo = advkd.config.check(DEMO)
+    plain = Survivals(demo)
+    assert plain(demo.seeds("resnet18")[0], "last") == Survival(1.0, 0.0, "prior")
+    assert plain(demo.seeds("resnet18_at")[0], "last") == WORST_CASE

@@ -1,6 +1,7 @@
 """Rule autoattack: AutoAttack accuracy of one run on the first n test points, with the robust
 accuracy after each attack and each attack's seconds. Progress goes to a state file beside the
-output after every batch: a killed job's rerun continues from it (advkd.evaluate.autoattack)."""
+output after every batch: a killed job's rerun continues from it (advkd.evaluate.autoattack). The
+attack runs on the model's folded twin (the same function without its batch norms' passes)."""
 
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ from advkd.evaluate import run_autoattack
 from advkd.experiments import file_sha256
 from advkd.io import write_json
 from advkd.joblog import evaluation_job
+from advkd.models.folding import folded
 from advkd.schema import complete
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -18,7 +20,7 @@ with evaluation_job(sm) as job:
     settings = {key: attack[key] for key in ("eps", "norm", "version", "batch_size", "seed")}
     output = Path(sm.output[0])
     result = run_autoattack(
-        job.model,
+        folded(job.model),
         job.data.test_x[:n],
         job.data.test_y[:n],
         attacks=attack.get("attacks"),

@@ -1,4 +1,5 @@
-"""Rule pgd: PGD accuracy of one run (Madry et al.'s evaluation) on AutoAttack's points and eps."""
+"""Rule pgd: PGD accuracy of one run (Madry et al.'s evaluation) on AutoAttack's points and eps, on
+the model's folded twin (as AutoAttack)."""
 
 import json
 import time
@@ -6,6 +7,7 @@ import time
 from advkd.evaluate import pgd_accuracy
 from advkd.io import write_json
 from advkd.joblog import evaluation_job
+from advkd.models.folding import folded
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with evaluation_job(sm) as job:
@@ -14,7 +16,14 @@ with evaluation_job(sm) as job:
     x, y = job.data.test_x[:n], job.data.test_y[:n]
     started = time.time()
     acc = pgd_accuracy(
-        job.model, x, y, attack["eps"], attack["step_size"], attack["steps"], attack["batch_size"], attack["seed"]
+        folded(job.model),
+        x,
+        y,
+        attack["eps"],
+        attack["step_size"],
+        attack["steps"],
+        attack["batch_size"],
+        attack["seed"],
     )
     job.log.info("run %s: PGD-%d accuracy %.4f on %d points", sm.wildcards.run_id, attack["steps"], acc, n)
     write_json(sm.output[0], {**attack, "n": n, "acc": acc, "seconds": round(time.time() - started, 3)})

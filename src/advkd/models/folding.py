@@ -7,7 +7,8 @@ and computes the same function (up to float rounding). The twin is refreshed fro
 before every attack, so it always matches the current weights and running statistics.
 
 It relies on each `BatchNorm2d` being registered right after the `Conv2d` that feeds it, which
-holds for every advkd model (and is checked by the tests against the unfolded eval model).
+holds for every advkd model (and is checked by the tests against the unfolded eval model). The
+evaluation attacks (AutoAttack, PGD-20) run on the twin too (`folded`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ class FoldedTwin:
             shift = bn.bias - bn.running_mean * scale
             target.bias.copy_(shift if conv.bias is None else shift + conv.bias * scale)
         return self.twin
+
+
+def folded(model: nn.Module) -> nn.Module:
+    """`model` as an evaluation attack should run it: its folded twin when it has a batch norm to
+    fold (AutoAttack and PGD-20 spend all their passes in eval mode), else the model in eval mode."""
+    twin = FoldedTwin(model)
+    return twin.sync() if twin.folds else model.eval()
 
 
 def _tensors(model: nn.Module) -> dict[str, torch.Tensor]:

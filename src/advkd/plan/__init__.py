@@ -62,7 +62,7 @@ def cpu_only_notice(registry: Registry, workdir: Path) -> str | None:
         return None
     from .rates import probe_cpu
 
-    todo = [job for job in plan_jobs(registry) if not is_done(job, workdir)]
+    todo = [job for job in plan_jobs(registry, workdir) if not is_done(job, workdir)]
     here = probe_cpu(todo, registry.compute["threads_per_job"])
     hours = sum(here.seconds(job) for job in todo) / 3600
     return (

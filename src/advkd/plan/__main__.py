@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..config import ConfigError, check, load, merge
 from . import is_done, plan_jobs
 from .rates import DATASHEETS, Rates, gpu_rates, probe_cpu
+from .survival import SOURCES, Survivals
 from .work import Job
 
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"advkd: invalid config: {err}", file=sys.stderr)
         return 1
-    jobs = plan_jobs(registry)
+    jobs = plan_jobs(registry, args.directory)
     gpu = gpu_rates(args.gpu or registry.compute["gpu"])
     here = None if args.compare and args.gpu else probe_cpu(jobs, registry.compute["threads_per_job"])
     if args.compare:
@@ -76,8 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, rates in (("here", here), (args.gpu or registry.compute["gpu"], gpu)):
         print(f"{name}: {rates.machine}, {rates.source}; fixed cost per job {rates.job_seconds:.1f} s")
-    print("Hours are the sum over jobs (one job at a time); AutoAttack is an upper bound (every point survives).")
+    print("Hours are the sum over jobs (one job at a time).")
+    print(survival_summary(registry, args.directory))
     return 0
+
+
+def survival_summary(registry, workdir: Path) -> str:
+    """Where the expected AutoAttack survivors of the attacked runs come from (advkd.plan.survival)."""
+    survivals = Survivals(registry, workdir)
+    sources = Counter(survivals(run, weights).source for run, weights in registry.attacked())
+    counts = ", ".join(f"{sources[source]} {source}" for source in SOURCES if sources[source])
+    return (
+        "AutoAttack: its first attack priced on the points classified correctly, the later ones on the points "
+        f"it leaves, as expected from ({counts or 'no attacked run'}): advkd.plan.survival says how."
+    )
 
 
 def compare(jobs: list[Job], rates: Rates, workdir: Path) -> list[tuple[str, ...]]:

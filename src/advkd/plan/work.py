@@ -8,15 +8,17 @@ passes (2 each) on the deepest path, through the teacher too when it is in the a
 then the end-of-epoch test pass. The
 job then evaluates the run: one pass over the test set (more with class subsets or exits); a
 weights file evaluated only has that pass as its job.
-AutoAttack: its documented budgets as an upper bound (every point survives every attack). PGD:
-`steps` forward + backward passes and one forward.
+AutoAttack: its documented budgets, the first attack on the points classified correctly and the
+later ones on those it leaves (`survival`: expected fractions). PGD: `steps` forward + backward
+passes and one forward.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..columns import ATTACKS, evaluation_file
 from ..experiments import Registry, Run, canonical_json
@@ -24,6 +26,7 @@ from ..methods import Method, get_method
 from ..schema import complete
 from ..sizes import DatasetSize, dataset_size, training_images
 from .flops import forward_flops
+from .survival import WORST_CASE, Survival, Survivals
 
 # AutoAttack's attack budgets, in iterations per point (pyautoattack 0.2.0, autoattack.py: the
 # standard version sets APGD to 1 restart of 100 iterations, APGD-T and FAB-T to 9 target classes
@@ -121,28 +124,41 @@ def evaluation_job(run: Run, size: DatasetSize) -> Job:
     return Job("evaluate", run.id, size.n_test * forward, 1, "attack", 0, model_key(run.spec["model"], size.shape), 1)
 
 
-def attack_jobs(run: Run, size: DatasetSize, attack: dict, evaluations: Collection[tuple[str, str]]) -> list[Job]:
+def attack_jobs(
+    run: Run,
+    size: DatasetSize,
+    attack: dict,
+    evaluations: Collection[tuple[str, str]],
+    survival: Callable[[Run, str], Survival] | None = None,
+) -> list[Job]:
     """The run's AutoAttack and PGD jobs that a table shows (`evaluations`: (autoattack or pgd,
-    last or best weights); either weights are the same work)."""
+    last or best weights)). `survival(run, weights)` says how many points each AutoAttack stage
+    attacks (advkd.plan.survival); without it, all of them (the worst case)."""
     forward = forward_flops(run.spec["model"], size.shape, size.classes)
     key = model_key(run.spec["model"], size.shape)
     n = min(attack["n"] or size.n_test, size.n_test)
-    batches, batch = math.ceil(n / attack["batch_size"]), min(n, attack["batch_size"])
     iterations = ATTACK_ITERATIONS[attack["version"]]
     chosen = attack.get("attacks") or list(iterations)
-    passes = sum(iterations[a] * PASSES_PER_ITERATION[a] for a in chosen)
     jobs = []
     for evaluation, weights in sorted(evaluations):
         if evaluation == "autoattack":
-            flops, steps = n * forward * (1 + passes), batches * sum(iterations[a] for a in chosen)
+            expected = survival(run, weights) if survival else WORST_CASE
+            attacked = [n * (expected.clean if i == 0 else expected.robust) for i in range(len(chosen))]
+            passes = sum(points * iterations[a] * PASSES_PER_ITERATION[a] for points, a in zip(attacked, chosen))
+            flops = forward * (n + passes)
+            steps = sum(math.ceil(points / attack["batch_size"]) * iterations[a] for points, a in zip(attacked, chosen))
         else:
-            flops, steps = n * forward * (2 * attack["pgd"]["steps"] + 1), batches * attack["pgd"]["steps"]
+            flops = n * forward * (2 * attack["pgd"]["steps"] + 1)
+            steps = math.ceil(n / attack["batch_size"]) * attack["pgd"]["steps"]
+        batch = min(n, attack["batch_size"])
         jobs.append(Job(evaluation, run.id, flops, steps, "attack", 0, key, batch, weights=weights))
     return jobs
 
 
-def plan_jobs(registry: Registry) -> list[Job]:
-    """Every training (with its evaluation), AutoAttack and PGD job the config's tables and figure need."""
+def plan_jobs(registry: Registry, workdir: Path | None = None) -> list[Job]:
+    """Every training (with its evaluation), AutoAttack and PGD job the config's tables and figure
+    need; AutoAttack priced from what the runs are expected to keep (measured under `workdir`
+    where the run's files are there)."""
     config = registry.config
     sizes = {key: dataset_size(spec) for key, spec in config["datasets"].items()}
     shown: dict[str, Run] = {}
@@ -158,10 +174,11 @@ def plan_jobs(registry: Registry) -> list[Job]:
     for run in [*shown.values(), *registry.figure_runs(), *registry.exports.values()]:
         while run is not None and run.id not in trained:  # a run and the teachers it learns from
             trained[run.id], run = run, run.teacher
+    survivals = Survivals(registry, workdir)
     jobs = [
         evaluation_job(run, sizes[run.dataset]) if run.evaluated else training_job(run, sizes[run.dataset])
         for run in trained.values()
     ]
     for run in shown.values():
-        jobs += attack_jobs(run, sizes[run.dataset], registry.autoattack, evaluations[run.id])
+        jobs += attack_jobs(run, sizes[run.dataset], registry.autoattack, evaluations[run.id], survivals)
     return jobs
