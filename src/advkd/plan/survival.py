@@ -46,7 +46,7 @@ class Survivals:
     is where results/ is, None to plan from the config alone."""
 
     def __init__(self, registry: Registry, workdir: Path | None = None):
-        self.registry, self.workdir = registry, workdir
+        self.workdir = workdir
         self.references: dict[str, Survival] = {}  # run name -> its row's reference values
         for table in registry.config.get("tables", {}).values():
             for row in table["rows"]:
@@ -54,12 +54,17 @@ class Survivals:
                 if "accuracy" in paper and "autoattack" in paper:
                     survival = Survival(paper["accuracy"] / 100, paper["autoattack"] / 100, "reference")
                     self.references.setdefault(row["run"], survival)
-        self.priors: dict[str, Survival] = {}  # dataset key -> mean reference of its adversarial rows
-        for dataset in {run.dataset for run in registry.runs}:
-            known = [s for name, s in self.references.items() if self._robust_trained(name, dataset)]
-            if known:
-                mean = Survival(*(sum(getattr(s, f) for s in known) / len(known) for f in ("clean", "robust")), "prior")
-                self.priors[dataset] = mean
+        robust_references: dict[str, list[Survival]] = {}  # dataset key -> its adversarially trained rows'
+        for name, survival in self.references.items():
+            run = registry.seeds(name)[0]
+            if _robust(run):
+                robust_references.setdefault(run.dataset, []).append(survival)
+        self.priors = {  # dataset key -> the mean of those
+            dataset: Survival(
+                sum(s.clean for s in known) / len(known), sum(s.robust for s in known) / len(known), "prior"
+            )
+            for dataset, known in robust_references.items()
+        }
 
     def __call__(self, run: Run, weights: str) -> Survival:
         measured = self._measured(run, weights)
@@ -67,13 +72,9 @@ class Survivals:
             return measured
         if run.name in self.references:
             return self.references[run.name]
-        if not run.evaluated and not get_method(run.spec["method"]["name"]).adversarial:
+        if not _robust(run):
             return Survival(1.0, 0.0, "prior")
         return self.priors.get(run.dataset, WORST_CASE)
-
-    def _robust_trained(self, name: str, dataset: str) -> bool:
-        run = self.registry.seeds(name)[0]
-        return run.dataset == dataset and (run.evaluated or get_method(run.spec["method"]["name"]).adversarial)
 
     def _measured(self, run: Run, weights: str) -> Survival | None:
         if self.workdir is None:
@@ -86,3 +87,8 @@ class Survivals:
         if math.isnan(clean):
             return None
         return Survival(clean, COLUMNS["pgd"].read(pgd) / 100, "measured")
+
+
+def _robust(run: Run) -> bool:
+    """Trained adversarially, or a weights file (what one benchmarks for robustness)."""
+    return run.evaluated or get_method(run.spec["method"]["name"]).adversarial
