@@ -19,7 +19,7 @@ from advkd.plan import RuntimeRequests, cpu_only_notice, gpu_rates, plan_jobs, r
 from advkd.plan.flops import forward_flops
 from advkd.plan.gpus import DATASHEETS
 from advkd.plan.measured import MEASURED, GpuCheck, measured_checks, workload_passes
-from advkd.plan.rates import measured_utilisation
+from advkd.plan.rates import Rates, Speed, measured_utilisation
 from advkd.plan.survival import WORST_CASE, Survival, Survivals
 from advkd.plan.work import Job, attack_jobs, model_key
 from advkd.schema import definition
@@ -194,14 +194,17 @@ def _autoattack_job(registry, name, **survival):
 def test_autoattack_runs_its_first_attack_on_the_correct_points_and_the_rest_on_the_survivors():
     """Standard AutoAttack on 10,000 CIFAR-10 points: APGD-CE's 100 iterations of 2 passes on
     the points classified correctly, APGD-T's 9 x 100 and FAB-T's 9 x 100 (3 passes) and Square's
-    5,000 queries on those APGD-CE leaves, after one clean forward of every point."""
+    5,000 queries on those APGD-CE leaves, after one clean forward of every point. Square's
+    queries (forward passes without gradients) are counted apart: a CPU prices them lower."""
     registry = advkd.config.check(PAPER)
     worst, forward, _ = _autoattack_job(registry, "resnet18_at")
     assert worst.flops == forward * 10_000 * (1 + 200 + 1800 + 2700 + 5000)
-    assert worst.steps == 20 * (100 + 900 + 900 + 5000)  # batches of 500, one after another
+    assert worst.query_flops == forward * 10_000 * 5000
+    assert (worst.steps, worst.queries) == (20 * (100 + 900 + 900), 20 * 5000)  # batches of 500, one after another
     expected, _, _ = _autoattack_job(registry, "resnet18_at", clean=0.8, robust=0.5)
     assert expected.flops == pytest.approx(forward * (10_000 + 8_000 * 200 + 5_000 * (1800 + 2700 + 5000)))
-    assert expected.steps == 16 * 100 + 10 * (900 + 900 + 5000)
+    assert expected.query_flops == pytest.approx(forward * 5_000 * 5000)
+    assert (expected.steps, expected.queries) == (16 * 100 + 10 * (900 + 900), 10 * 5000)
 
 
 def _fractions(survival: Survival) -> tuple:
@@ -230,3 +233,11 @@ def test_expected_survivors_come_from_the_runs_files_the_rows_reference_or_a_pri
     plain = Survivals(demo)
     assert plain(demo.seeds("resnet18")[0], "last") == Survival(1.0, 0.0, "prior")
     assert plain(demo.seeds("resnet18_at")[0], "last") == WORST_CASE
+
+
+def test_square_queries_are_priced_as_forward_passes():
+    """An attack job's gradient iterations at the attack's rates, its queries at the query's."""
+    speed = Speed({"train": 1.0, "adversarial": 1.0, "attack": 2.0, "query": 0.5}, 0.0, 3.0, 1.0)
+    rates = Rates("a machine", speed, {}, 0.0, 0.0, "given")
+    job = Job("autoattack", "r.s0", 10.0, 2, "attack", 0, "m", 1, queries=4, query_flops=6.0)
+    assert rates.seconds(job) == 2 * 3.0 + 4 * 1.0 + (10.0 - 6.0) * 2.0 + 6.0 * 0.5

@@ -37,9 +37,10 @@ class Speed:
     """How fast one model runs on one machine: seconds per FLOP of each kind of work, and what a
     training step or an attack iteration costs beyond its FLOPs (Python and kernel launches)."""
 
-    flop_seconds: dict[str, float]  # train | adversarial | attack
+    flop_seconds: dict[str, float]  # train | adversarial | attack | query (a forward-only attack pass)
     step_seconds: float
     iteration_seconds: float
+    query_seconds: float  # a forward-only attack iteration (Square's query), beyond its FLOPs
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ class Rates:
             self.job_seconds
             + job.epochs * self.epoch_seconds
             + job.steps * per_step
-            + (job.flops - job.teacher_flops) * speed.flop_seconds[job.kind]
+            + job.queries * speed.query_seconds
+            + (job.flops - job.teacher_flops - job.query_flops) * speed.flop_seconds[job.kind]
+            + job.query_flops * speed.flop_seconds["query"]
             + job.teacher_flops * teacher.flop_seconds[job.kind]
         )
 
@@ -113,6 +116,7 @@ def gpu_rates(gpu: str) -> Rates:
     sheet = DATASHEETS[gpu]
     peaks = {"bf16": sheet.bf16_tflops * 1e12, "tf32": sheet.tf32_tflops * 1e12}
     flop_seconds = {kind: 1 / (peaks[PEAK_KIND[kind]] * mean[kind]) for kind in PEAK_KIND}
+    flop_seconds["query"] = flop_seconds["attack"]  # the measured attack rate is AutoAttack's whole run
     models = {}
     for key in sorted({key for m in use for key in m["models"]}):
         own_rate = {
@@ -120,11 +124,11 @@ def gpu_rates(gpu: str) -> Rates:
             for kind in ("train", "adversarial")
         }
         model_seconds = {**flop_seconds, **{kind: 1 / (peaks[PEAK_KIND[kind]] * u) for kind, u in own_rate.items()}}
-        models[key] = Speed(model_seconds, GPU_STEP_SECONDS, 0.0)
+        models[key] = Speed(model_seconds, GPU_STEP_SECONDS, 0.0, 0.0)
     checks = ", ".join(m["source"] for m in use)
     others = ", ".join(sorted({m["gpu"] for m in use}))
     source = f"measured ({checks})" if own else f"datasheet peak x utilisation measured on {others} ({checks})"
-    speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0)
+    speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0, 0.0)
     return Rates(sheet.label, speed, models, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
 
 
@@ -158,18 +162,22 @@ PROBE_STEP_SECONDS = 0.25  # the probe stops doubling a model's batch when a ste
 
 
 def _model_speed(key: str, batch: int, loop_step: float, iteration: float) -> Speed:
-    """A training step and an attack pass of the model at doubling batch sizes from 2 (batch norm
-    needs two) up to the jobs' `batch`, or until a step takes PROBE_STEP_SECONDS: between the last
-    two sizes, the difference is what the images cost (per FLOP), the rest what a step costs
-    whatever its batch."""
+    """A training step, an attack pass (forward + input-backward) and an attack query (a forward
+    without gradients, Square's; both on the folded twin, as the evaluation attacks run) of the
+    model at doubling batch sizes from 2 (batch norm needs two) up to the jobs' `batch`, or until a
+    step takes PROBE_STEP_SECONDS: between the last two sizes, the difference is what the images
+    cost (per FLOP), the rest what a step costs whatever its batch. AutoAttack's Python per
+    iteration (`iteration`, APGD's) is taken for Square's too."""
     import torch
     from torch import nn
 
     from ..models import build_model
+    from ..models.folding import folded
 
     spec = json.loads(key)
     model, shape = spec["model"], tuple(spec["shape"])
     net = build_model(model, shape, 10, [0.5] * shape[0], [0.25] * shape[0])
+    attacked = folded(net)  # what AutoAttack and PGD-20 run: eval mode, batch norms folded away
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
     every_exit = bool(model.get("exits"))
 
@@ -181,10 +189,14 @@ def _model_speed(key: str, batch: int, loop_step: float, iteration: float) -> Sp
 
     def attack_pass(x):
         x = x.clone().requires_grad_(True)
-        torch.autograd.grad(net(x).sum(), x)
+        torch.autograd.grad(attacked(x).sum(), x)
+
+    def query(x):
+        with torch.no_grad():
+            attacked(x)
 
     costs = {}
-    for name, fn in (("train", train_step), ("attack", attack_pass)):
+    for name, fn in (("train", train_step), ("attack", attack_pass), ("query", query)):
         sizes, times = [2], [_seconds(lambda fn=fn: fn(torch.rand(2, *shape)), repeat=2)]
         while 2 * sizes[-1] <= batch and times[-1] < PROBE_STEP_SECONDS:
             sizes.append(2 * sizes[-1])
@@ -198,9 +210,15 @@ def _model_speed(key: str, batch: int, loop_step: float, iteration: float) -> Sp
     attack_flops = 2 * forward_flops(model, shape, 10)
     per_flop = costs["train"][0] / train_flops
     return Speed(
-        {"train": per_flop, "adversarial": per_flop, "attack": costs["attack"][0] / attack_flops},
+        {
+            "train": per_flop,
+            "adversarial": per_flop,
+            "attack": costs["attack"][0] / attack_flops,
+            "query": costs["query"][0] / forward_flops(model, shape, 10),
+        },
         costs["train"][1] + loop_step,
         costs["attack"][1] + iteration,
+        costs["query"][1] + iteration,
     )
 
 

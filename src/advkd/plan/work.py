@@ -38,6 +38,9 @@ ATTACK_ITERATIONS = {
     "custom": {"apgd-ce": 500, "apgd-dlr": 500, "apgd-t": 900, "fab": 500, "fab-t": 900, "square": 5000},
 }
 PASSES_PER_ITERATION = {"apgd-ce": 2, "apgd-dlr": 2, "apgd-t": 2, "fab": 3, "fab-t": 3, "square": 1}
+# Attacks whose iterations are forward passes without gradients (Square's queries): on a CPU a
+# forward alone costs well under half a forward + input-backward, per image and per call.
+QUERY_ATTACKS = {"square"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Job:
     teacher: str | None = None
     teacher_flops: float = 0.0
     weights: str | None = None  # an attack's: last or best (advkd.columns.WEIGHTS)
+    queries: int = 0  # an attack's forward-only iterations (QUERY_ATTACKS), beyond `steps`
+    query_flops: float = 0.0  # the part of `flops` those do
 
     @property
     def label(self) -> str:
@@ -144,14 +149,32 @@ def attack_jobs(
         if evaluation == "autoattack":
             expected = survival(run, weights) if survival else WORST_CASE
             attacked = [n * (expected.clean if i == 0 else expected.robust) for i in range(len(chosen))]
-            passes = sum(points * iterations[a] * PASSES_PER_ITERATION[a] for points, a in zip(attacked, chosen))
-            flops = forward * (n + passes)
-            steps = sum(math.ceil(points / attack["batch_size"]) * iterations[a] for points, a in zip(attacked, chosen))
+            passes = {True: 0.0, False: 0.0}  # by whether the attack only queries
+            calls = {True: 0, False: 0}
+            for points, name in zip(attacked, chosen):
+                passes[name in QUERY_ATTACKS] += points * iterations[name] * PASSES_PER_ITERATION[name]
+                calls[name in QUERY_ATTACKS] += math.ceil(points / attack["batch_size"]) * iterations[name]
+            flops, steps = forward * (n + passes[False] + passes[True]), calls[False]
+            queries, query_flops = calls[True], forward * passes[True]
         else:
             flops = n * forward * (2 * attack["pgd"]["steps"] + 1)
-            steps = math.ceil(n / attack["batch_size"]) * attack["pgd"]["steps"]
+            steps, queries, query_flops = math.ceil(n / attack["batch_size"]) * attack["pgd"]["steps"], 0, 0.0
         batch = min(n, attack["batch_size"])
-        jobs.append(Job(evaluation, run.id, flops, steps, "attack", 0, key, batch, weights=weights))
+        jobs.append(
+            Job(
+                evaluation,
+                run.id,
+                flops,
+                steps,
+                "attack",
+                0,
+                key,
+                batch,
+                weights=weights,
+                queries=queries,
+                query_flops=query_flops,
+            )
+        )
     return jobs
 
 
