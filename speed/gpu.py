@@ -4,16 +4,18 @@ Needs torch, torchvision, numpy, pyautoattack and this repository on PYTHONPATH;
 internet, no dataset (synthetic images of the real shapes; a learnable synthetic task where a
 check needs a model that has learned something). It prints one table: pass/fail for
 
-  (a) every training method a few steps in bf16 autocast + channels_last, eagerly and compiled;
+  (a) every training method a few steps in bf16 autocast + channels_last, eagerly, compiled and
+      captured as a CUDA graph (`capture: true`, its loss beside the eager one's);
   (b) PGD on the batch-norm-folded twin against the unfolded eval model;
   (c) AutoAttack of one small model on the same points, on the GPU and on the CPU;
   (d) a device claim with the GPUs this process sees;
 
 and figures for (e): images/s and model-FLOP utilisation (MFU) of full-size 32x32 ResNet18,
 ResNet50 and WideResNet-34-10 training (standard, KD, PGD-7), for `fit` (everything included) and
-for the step alone in steady state (CUDA events over 200 steps, kernel launches per step from the
-torch profiler), fp32 forward / forward-backward throughput and
-AutoAttack points/s for a ResNet18, and a process's start-up cost. `--json FILE` keeps every
+for the step alone in steady state, eager and captured (CUDA events over 200 steps, kernel launches
+per step from the torch profiler), fp32 forward / forward-backward throughput and
+AutoAttack points/s for a ResNet18, 1, 2 and 3 processes training ResNet18 on the device at once
+(with CUDA MPS too, where it starts: `speed.shared`), and a process's start-up cost. `--json FILE` keeps every
 figure for the cost model (`advkd.plan`). `--smoke` runs the same code at toy sizes on any device
 (the test suite runs it on the CPU). Exit status 1 when any of (a)-(d) fails.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import math
 import os
 import subprocess
@@ -43,12 +46,13 @@ from advkd.devices import claim_device, pick_device, visible_devices
 from advkd.evaluate import count_flops, run_autoattack
 from advkd.evaluate.autoattack import Unfoolable
 from advkd.methods import METHODS, example_options
-from advkd.models.folding import FoldedTwin
+from advkd.models.folding import FoldedTwin, folded
 from advkd.plan.gpus import datasheet_of
-from advkd.plan.measured import WORKLOADS, AttackRate, GpuCheck, SteadyRate, TrainingRate
+from advkd.plan.measured import WORKLOADS, AttackRate, GpuCheck, RobustAttack, SteadyRate, TrainingRate
 from advkd.train import build_for_data, fit, repeated_step
+from advkd.train.capture import WARMUP_STEPS
 
-from . import machine
+from . import machine, shared
 from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
 from .workloads import spec as run_spec
 
@@ -57,6 +61,7 @@ KD = {"name": "kd", "alpha": 0.9, "temperature": 4.0}
 
 
 COMPILE_BUDGET_S = 240  # compiling is minutes of CPU work: the check must still end within its 8 minutes
+CAPTURE_TOLERANCE = 0.02  # relative, a captured run's mean loss vs the eager run's: bf16, fused SGD
 FOLD_TOLERANCE = {"fp32": 5e-3, "bf16": 5e-2}  # relative logit error; cuDNN convolutions run TF32 in fp32
 AUTOATTACK_TOLERANCE = 0.03  # robust accuracy, GPU vs CPU: attack randomness differs across devices
 
@@ -77,15 +82,31 @@ class Size:
     epoch_steps: int
     autoattack_points: int
     steady_steps: int  # steps timed in the steady-state figures of (e), after a tenth as many to warm up
+    robust_points: int  # AutoAttack points of the PGD-trained model in (e)
+    robust_train: int  # its training images (3 epochs)
 
 
 # Compiled in (a): one method per distinct compiled graph (plain forward, with a teacher, under
 # attack, every exit); the others compile the same student forward as one of these.
 COMPILED = ("ce", "kd", "at", "byot")
 FULL = Size(
-    32, 0.125, 4, COMPILED, 16, 100, None, (("resnet18", 1.0), ("resnet50", 1.0), ("wrn34_10", 1.0)), 32, 200, 100, 200
+    32,
+    0.125,
+    4,
+    COMPILED,
+    16,
+    100,
+    None,
+    (("resnet18", 1.0), ("resnet50", 1.0), ("wrn34_10", 1.0)),
+    32,
+    200,
+    100,
+    200,
+    1000,
+    4096,
 )
-SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16, 2, 16, 3)
+SMOKE = Size(16, 0.125, 2, (), 16, 32, ("apgd-ce",), (("resnet18", 0.125),), 16, 2, 16, 3, 32, 256)
+SECTIONS = ("checks", "timing", "robust-autoattack")  # (a)-(d); (e)'s timings; (e)'s robust AutoAttack
 # The CUDA runtime and driver calls that start a kernel (or a captured graph of them), as the profiler names them.
 LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx", "cudaGraphLaunch")
 
@@ -151,27 +172,33 @@ def check_methods(report: Report, size: Size, device: torch.device, folder: Path
     data = templates(batch * size.steps, 64, size.side)
     torch.manual_seed(1)
     teacher = build_for_data({"arch": "resnet18", "width": size.width}, data).to(device).eval()
-    cases = [(name, False) for name in METHODS] + [(name, True) for name in size.compile]
-    section_started = time.perf_counter()
-    for name, compiled in cases:
+    # A captured run: warm-up steps, the capture, then at least two replays, on its own data.
+    captured_steps = WARMUP_STEPS + 3
+    captured_data = templates(batch * captured_steps, 64, size.side)
+    cases = [(name, "eager") for name in METHODS] + [(name, "compiled") for name in size.compile]
+    cases += [(name, mode) for name in METHODS for mode in ("eager, as captured", "captured")]
+    section_started, losses = time.perf_counter(), {}
+    for name, mode in cases:
         method = METHODS[name]
-        if compiled and time.perf_counter() - section_started > COMPILE_BUDGET_S:
-            report.add("a", f"{name}, compiled", None, f"not run: (a) is past its {COMPILE_BUDGET_S} s budget")
+        label = name if mode == "eager" else f"{name}, {mode}"
+        if mode == "compiled" and time.perf_counter() - section_started > COMPILE_BUDGET_S:
+            report.add("a", label, None, f"not run: (a) is past its {COMPILE_BUDGET_S} s budget")
             continue
+        steps, run_data = (captured_steps, captured_data) if "captured" in mode else (size.steps, data)
+        extra = {"compile": mode == "compiled", "capture": mode == "captured"}
         spec = {
             "seed": 0,
             "model": {"arch": "resnet18", "width": size.width, **({"exits": True} if method.exits else {})},
             "method": {"name": name, **example_options(method)},
-            "recipe": recipe(size.steps, batch, precision="bf16", channels_last=True, compile=compiled),
+            "recipe": recipe(steps, batch, precision="bf16", channels_last=True, **extra),
         }
-        label = f"{name}{', compiled' if compiled else ''}"
         started = time.perf_counter()
         try:
             result = fit(
                 spec,
-                data,
+                run_data,
                 f"gpu-check-{name}.s0",
-                folder / f"{name}-{compiled}.pt",
+                folder / f"{name}-{mode}.pt",
                 teacher=teacher if method.teacher == "real" else None,
                 device=device,
                 progress=False,
@@ -180,15 +207,16 @@ def check_methods(report: Report, size: Size, device: torch.device, folder: Path
             report.add("a", label, False, f"{type(err).__name__}: {err}"[:300])
             traceback.print_exc()
             continue
-        loss = result.history[-1]["train_loss"]
+        loss = losses[name, mode] = result.history[-1]["train_loss"]
         dtypes = {p.dtype for p in result.model.parameters()}
         ok = math.isfinite(loss) and dtypes == {torch.float32}
-        report.add(
-            "a",
-            label,
-            ok,
-            f"loss {loss:.3f}, weights {'/'.join(sorted(map(str, dtypes)))}, {time.perf_counter() - started:.1f} s",
-        )
+        detail = f"loss {loss:.3f}, weights {'/'.join(sorted(map(str, dtypes)))}, {time.perf_counter() - started:.1f} s"
+        eager = losses.get((name, "eager, as captured"))
+        if mode == "captured" and eager is not None:
+            gap = abs(loss - eager) / max(abs(eager), 1e-8)
+            ok = ok and gap <= CAPTURE_TOLERANCE
+            detail += f", eager {eager:.3f} ({gap:.1%} apart, at most {CAPTURE_TOLERANCE:.0%})"
+        report.add("a", label, ok, detail)
 
 
 def trained_reference(size: Size, device: torch.device, folder: Path) -> tuple[torch.nn.Module, PreparedDataset]:
@@ -336,7 +364,8 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
 def time_steady_state(report: Report, size: Size, device: torch.device) -> None:
     """(e) The training step alone at batch 128 (advkd.train.repeated_step: the loop's own step
     on one batch), steady state: images/s over `size.steady_steps` steps after a warm-up, timed
-    with CUDA events on a GPU, and kernel launches per step counted by the torch profiler."""
+    with CUDA events on a GPU, and kernel launches per step counted by the torch profiler; eagerly,
+    and captured as a CUDA graph (the warm-up includes the capture)."""
     peak = peak_flops(device)
     for arch, width in size.epoch_models:
         model = {"arch": arch, "width": width}
@@ -345,16 +374,25 @@ def time_steady_state(report: Report, size: Size, device: torch.device) -> None:
         flops = count_flops(build_for_data(model, data).to(device), case.shape)["flops"]
         torch.manual_seed(1)
         teacher = build_for_data(model, data).to(device).eval()
-        for label, (name, steps, taught) in WORKLOADS.items():
+        for (label, (name, steps, taught)), captured in itertools.product(WORKLOADS.items(), (False, True)):
             method = KD if name == "kd" else {"name": name}
             attack = {**ATTACK, "steps": steps} if steps else None
-            step, _ = repeated_step(run_spec(case, method, attack), data, teacher if taught else None, device)
-            for _ in range(max(1, size.steady_steps // 10)):  # cuDNN autotuning, allocator
+            spec = run_spec(case, method, attack)
+            spec["recipe"]["capture"] = captured
+            step, _ = repeated_step(spec, data, teacher if taught else None, device)
+            for _ in range(max(WARMUP_STEPS + 1, size.steady_steps // 10)):  # cuDNN autotuning, allocator, capture
                 step()
             seconds = _timed(step, size.steady_steps, device)
             launches = _launches_per_step(step, device)
             figure = SteadyRate(
-                model, size.epoch_side, label, size.steady_steps * 128 / seconds, size.steady_steps, launches, 128
+                model,
+                size.epoch_side,
+                label,
+                size.steady_steps * 128 / seconds,
+                size.steady_steps,
+                launches,
+                128,
+                captured,
             )
             report.record.steady.append(figure)
             mfu = (
@@ -364,7 +402,8 @@ def time_steady_state(report: Report, size: Size, device: torch.device) -> None:
             )
             report.add(
                 "e",
-                f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128, steady state",
+                f"{arch} x{width:g} {size.epoch_side}px, {label}, batch 128, steady state"
+                + (", captured" if captured else ""),
                 None,
                 f"{figure.images_per_s:,.0f} img/s over {size.steady_steps} steps, MFU "
                 f"{f'{mfu:.1%}' if mfu is not None else 'n/a'}, "
@@ -398,6 +437,29 @@ def _launches_per_step(step, device: torch.device, steps: int = 5) -> float | No
             step()
         torch.cuda.synchronize(device)
     return sum(event.count for event in profile.key_averages() if event.key in LAUNCHES) / steps
+
+
+def time_shared_device(report: Report, size: Size, device: torch.device) -> None:
+    """(e) Several jobs on one device (`compute.jobs_per_gpu`): 1-3 processes of the ResNet18
+    step, together, without and with MPS (speed.shared)."""
+    arch, width = size.epoch_models[0]
+    try:
+        rates, no_mps = shared.time_shared(arch, width, size.epoch_side, size.steady_steps, device)
+    except (RuntimeError, subprocess.SubprocessError) as err:
+        report.add("e", "processes sharing the device", None, f"not measured: {err}")
+        return
+    report.record.shared.extend(rates)
+    alone = {rate.mps: rate.images_per_s for rate in rates if rate.processes == 1}
+    for rate in rates:
+        report.add(
+            "e",
+            f"{arch} x{width:g} {size.epoch_side}px standard, {rate.processes} process(es) at once"
+            + (", MPS" if rate.mps else ""),
+            None,
+            f"{rate.images_per_s:,.0f} img/s together, {rate.images_per_s / alone[rate.mps]:.2f}x one alone",
+        )
+    if no_mps:
+        report.add("e", "processes sharing the device, MPS", None, f"not measured: {no_mps}")
 
 
 def time_attack_passes(report: Report, size: Size, device: torch.device) -> None:
@@ -454,6 +516,48 @@ def time_attack_passes(report: Report, size: Size, device: torch.device) -> None
     )
 
 
+def time_robust_autoattack(report: Report, size: Size, device: torch.device, folder: Path) -> None:
+    """(e) Standard AutoAttack on `size.robust_points` points of a ResNet18 PGD-trained on the
+    template task, at the robust fraction it keeps (eps calibrated so that PGD-7 leaves at most
+    70 %), on the folded twin as the workflow runs it, all points in one batch (AutoAttack halves a
+    batch that does not fit): points/s beside the worst case's, and what each attack left."""
+    arch, width = size.epoch_models[0]
+    data = templates(size.robust_train, size.robust_points, size.epoch_side, seed=2)
+    spec = {
+        "seed": 0,
+        "model": {"arch": arch, "width": width},
+        "method": {"name": "at"},
+        "recipe": {**recipe(64, 128), "epochs": 3},
+    }
+    model = fit(spec, data, "gpu-check-robust.s0", folder / "robust.pt", device=device, progress=False).model.eval()
+    eps = calibrated_eps(model, data, device)
+    done = run_autoattack(
+        folded(model), data.test_x, data.test_y, eps=eps, batch_size=len(data.test_y), **attack_version(size)
+    )
+    record = RobustAttack(
+        {"arch": arch, "width": width},
+        size.epoch_side,
+        len(data.test_y),
+        eps,
+        done["clean_acc"],
+        done["after"],
+        done["attack_seconds"],
+    )
+    report.record.robust_attacks.append(record)
+    rate = record.points / sum(record.attack_seconds.values())
+    worst = [a.autoattack_points / sum(a.attack_seconds.values()) for a in report.record.attacks]
+    left = ", ".join(f"{name} {record.after[name]:.2f} in {s:.1f} s" for name, s in record.attack_seconds.items())
+    report.add(
+        "e",
+        f"AutoAttack at the real robust fraction, {arch} x{width:g} PGD-trained, {record.points} points, "
+        f"eps {eps * 255:.0f}/255",
+        None,
+        f"{rate:,.1f} points/s"
+        + (f" ({rate / worst[0]:.1f}x the worst case's)" if worst else "")
+        + f"; clean {record.clean_acc:.2f}, left after {left}",
+    )
+
+
 def time_startup(report: Report, device: torch.device) -> None:
     """(e) What every job pays before its first step: interpreter, `import torch`, device init."""
     code = "import torch; torch.zeros(1, device='cuda' if torch.cuda.is_available() else 'cpu').sum().item()"
@@ -474,7 +578,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="toy sizes, any device (the test suite's run)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--json", type=Path, help="also write every figure and verdict to this file")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, of {', '.join(SECTIONS)} (default: all; to split the check over two calls)",
+    )
     args = parser.parse_args(argv)
+    sections = set(args.sections.split(","))
+    if not sections <= set(SECTIONS):
+        parser.error(f"--sections: unknown {', '.join(sorted(sections - set(SECTIONS)))}; known: {', '.join(SECTIONS)}")
     device = pick_device(args.device)
     size = SMOKE if args.smoke else FULL
     if device.type != "cuda" and not args.smoke:
@@ -487,16 +599,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        check_methods(report, size, device, folder)
-        model, data = trained_reference(size, device, folder)
-        eps = calibrated_eps(model, data, device)
-        check_folding(report, model, data, device, eps)
-        check_autoattack(report, size, model, data, device, eps)
-    check_claim(report, device)
-    time_epochs(report, size, device)
-    time_steady_state(report, size, device)
-    time_attack_passes(report, size, device)
-    time_startup(report, device)
+        if "checks" in sections:
+            check_methods(report, size, device, folder)
+            model, data = trained_reference(size, device, folder)
+            eps = calibrated_eps(model, data, device)
+            check_folding(report, model, data, device, eps)
+            check_autoattack(report, size, model, data, device, eps)
+            check_claim(report, device)
+        if "timing" in sections:
+            time_epochs(report, size, device)
+            time_steady_state(report, size, device)
+            time_shared_device(report, size, device)
+            time_attack_passes(report, size, device)
+            time_startup(report, device)
+        if "robust-autoattack" in sections:
+            time_robust_autoattack(report, size, device, folder)
     print(f"\n{len(report.rows)} rows in {time.perf_counter() - started:.0f} s; {len(report.failed)} failed\n")
     print("\n".join(described))
     print(report.table())

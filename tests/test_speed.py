@@ -25,15 +25,20 @@ def test_gpu_check_runs_at_smoke_size(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = GpuCheck.read(out)  # read back as the cost model reads it
     verdicts = {(check, case): verdict for check, case, verdict, _ in report.rows}
-    assert {case for check, case in verdicts if check == "a"} >= set(METHODS)
+    assert {case for check, case in verdicts if check == "a"} >= set(METHODS) | {f"{m}, captured" for m in METHODS}
     assert {check for check, _ in verdicts} == {"a", "b", "c", "d", "e"}
     assert all(v == "pass" for (check, _), v in verdicts.items() if check in "abcd")
     assert {rate.workload for rate in report.training} == set(WORKLOADS)
     assert all(rate.images_per_s > 0 and rate.forward_flops > 0 for rate in report.training)
     assert report.gpu is None and report.smoke  # no datasheet peak on a CPU
     assert report.startup_s > 0
-    assert {rate.workload for rate in report.steady} == set(WORKLOADS)  # the step alone, steady state
+    steady = {(rate.workload, rate.captured) for rate in report.steady}  # the step alone, steady state
+    assert steady == {(workload, captured) for workload in WORKLOADS for captured in (False, True)}
     assert all(rate.images_per_s > 0 and rate.launches_per_step is None for rate in report.steady)  # no CUDA
+    assert [(rate.processes, rate.mps) for rate in report.shared] == [(1, False), (2, False), (3, False)]
+    assert all(rate.images_per_s > 0 for rate in report.shared)  # processes sharing the device; MPS is CUDA's
+    (robust,) = report.robust_attacks  # AutoAttack at the robust fraction a PGD-trained model keeps
+    assert robust.points == 32 and set(robust.after) == set(robust.attack_seconds) == {"apgd-ce"}
     assert "| check | case" in done.stdout  # the table is the last thing printed
 
 
@@ -42,3 +47,13 @@ def test_gpu_check_refuses_full_size_without_cuda():
         pytest.skip("a CUDA device is present")
     done = subprocess.run([sys.executable, "-m", "speed.gpu"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and "--smoke" in done.stderr
+
+
+def test_gpu_check_names_an_unknown_section():
+    done = subprocess.run(
+        [sys.executable, "-m", "speed.gpu", "--smoke", "--sections", "checks,speed"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--sections: unknown speed; known: checks, timing, robust-autoattack" in done.stderr

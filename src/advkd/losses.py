@@ -177,10 +177,11 @@ def adaad(
     return multiplier * (alpha * adversarial + (1.0 - alpha) * clean)
 
 
-def cosine_anneal(start: float, end: float, progress: float) -> float:
+def cosine_anneal(start: float, end: float, progress: float | torch.Tensor) -> float | torch.Tensor:
     """A value that goes from `start` to `end` along half a cosine as training `progress` goes
     from 0 to 1 (ADR's per-step `cosine_scheduler`, src/util/utils.py of its official code)."""
-    return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * progress))
+    cosine = torch.cos(math.pi * progress) if isinstance(progress, torch.Tensor) else math.cos(math.pi * progress)
+    return end + 0.5 * (start - end) * (1.0 + cosine)
 
 
 def rectified_labels(z_ema: torch.Tensor, y: torch.Tensor, temperature: float, interpolation: float) -> torch.Tensor:
@@ -193,7 +194,8 @@ def rectified_labels(z_ema: torch.Tensor, y: torch.Tensor, temperature: float, i
     p = F.softmax(z_ema.float() / temperature, dim=1)
     wrongness = p.amax(dim=1) - p.gather(1, y[:, None]).squeeze(1)
     weight = (interpolation - wrongness).clamp(0.0, 1.0)[:, None]
-    return weight * p + (1.0 - weight) * F.one_hot(y, p.shape[1]).float()
+    one_hot = torch.zeros_like(p).scatter_(1, y[:, None], 1.0)  # F.one_hot checks labels on the host (CPU)
+    return weight * p + (1.0 - weight) * one_hot
 
 
 def adr(z_adv: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

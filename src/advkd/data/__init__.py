@@ -1,6 +1,6 @@
 """Datasets: sources, the cached prepared file, class filters and on-device batches."""
 
-from .batches import DeviceBatches, epoch_generator, random_crop, random_flip
+from .batches import DeviceBatches, epoch_generator, random_crop, random_flip, reseed
 from .filters import class_mask, hold_out, select
 from .idx import IdxFormatError, read_idx, write_idx
 from .prepared import CorruptDatasetError, PreparedDataset, load, prepare
@@ -21,6 +21,7 @@ __all__ = [
     "random_crop",
     "random_flip",
     "read_idx",
+    "reseed",
     "select",
     "write_idx",
 ]

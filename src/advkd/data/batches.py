@@ -15,9 +15,13 @@ import torch.nn.functional as F
 
 def epoch_generator(seed: int, epoch: int, device: torch.device | str) -> torch.Generator:
     """A generator whose state depends only on (seed, epoch): resumed runs redraw the same batches."""
-    g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63))
-    return g
+    return reseed(torch.Generator(device=device), seed, epoch)
+
+
+def reseed(generator: torch.Generator, seed: int, epoch: int) -> torch.Generator:
+    """`generator` put in `epoch_generator(seed, epoch)`'s state (the same object: a captured
+    training step keeps drawing from the generator it was captured with)."""
+    return generator.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63))
 
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:

@@ -4,7 +4,9 @@ Why: adversarial training attacks the student in eval mode (a method's `attack_m
 batch norm is a fixed per-channel affine map. PGD-7 runs seven forward and input-backward passes
 per step through those maps; folding them into the convolution weights removes their whole cost
 and computes the same function (up to float rounding). The twin is refreshed from the live model
-before every attack, so it always matches the current weights and running statistics.
+before every attack, so it always matches the current weights and running statistics; the refresh
+uses multi-tensor (`_foreach`) ops, a few kernel launches for the whole model rather than six per
+batch norm.
 
 It relies on each `BatchNorm2d` being registered right after the `Conv2d` that feeds it, which
 holds for every advkd model (and is checked by the tests against the unfolded eval model). The
@@ -37,23 +39,33 @@ class FoldedTwin:
                 self.folds.append((source_modules[previous], module, conv))
                 folded_names.update({previous, name})
             previous = name
-        self.copies = [
-            (tensor, twin_tensors[key])
-            for source_tensors, twin_tensors in [(_tensors(model), _tensors(self.twin))]
-            for key, tensor in source_tensors.items()
-            if key.rpartition(".")[0] not in folded_names
-        ]
+        source_tensors, twin_tensors = _tensors(model), _tensors(self.twin)
+        copied = [key for key in source_tensors if key.rpartition(".")[0] not in folded_names]
+        self._sources = [source_tensors[key] for key in copied]
+        self._targets = [twin_tensors[key] for key in copied]
+        self._biased = [i for i, (conv, _, _) in enumerate(self.folds) if conv.bias is not None]
 
     @torch.no_grad()
     def sync(self) -> nn.Module:
-        """The twin with the live model's current weights and statistics folded in."""
-        for source, target in self.copies:
-            target.copy_(source)
-        for conv, bn, target in self.folds:
-            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-            target.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-            shift = bn.bias - bn.running_mean * scale
-            target.bias.copy_(shift if conv.bias is None else shift + conv.bias * scale)
+        """The twin with the live model's current weights and statistics folded in:
+        scale = gamma / sqrt(var + eps), W' = W * scale, b' = beta - mean * scale (+ b * scale)."""
+        if self._sources:
+            torch._foreach_copy_(self._targets, self._sources)
+        if not self.folds:
+            return self.twin
+        convs, bns, targets = zip(*self.folds)
+        scales = torch._foreach_add([bn.running_var for bn in bns], [bn.eps for bn in bns])
+        torch._foreach_rsqrt_(scales)
+        scales = torch._foreach_mul([bn.weight for bn in bns], scales)
+        weights = torch._foreach_mul([conv.weight for conv in convs], [scale.view(-1, 1, 1, 1) for scale in scales])
+        torch._foreach_copy_([target.weight for target in targets], weights)
+        shifts = torch._foreach_sub(
+            [bn.bias for bn in bns], torch._foreach_mul([bn.running_mean for bn in bns], scales)
+        )
+        if self._biased:
+            conv_terms = torch._foreach_mul([convs[i].bias for i in self._biased], [scales[i] for i in self._biased])
+            torch._foreach_add_([shifts[i] for i in self._biased], conv_terms)
+        torch._foreach_copy_([target.bias for target in targets], shifts)
         return self.twin
 
 

@@ -52,6 +52,7 @@ class SteadyRate:
     steps: int
     launches_per_step: float | None
     batch_size: int
+    captured: bool = False  # the step replayed as one CUDA graph (recipe `capture: true`)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,32 @@ class AttackRate:
     attack_seconds: dict[str, float]  # per attack of the standard version, every point surviving
 
 
+@dataclass(frozen=True)
+class RobustAttack:
+    """Standard AutoAttack on a PGD-trained model at the robust fraction it really keeps (not the
+    worst case of `AttackRate`): how many points each attack left, and its seconds."""
+
+    model: dict
+    side: int
+    points: int
+    eps: float
+    clean_acc: float
+    after: dict[str, float]  # robust accuracy after each attack
+    attack_seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SharedRate:
+    """`processes` copies of the ResNet18 training step on one GPU at once (with CUDA MPS or not):
+    their images/s together, from the first one's start to the last one's finish."""
+
+    model: dict
+    side: int
+    processes: int
+    mps: bool
+    images_per_s: float
+
+
 @dataclass
 class GpuCheck:
     machine: list[str]  # what speed.machine.describe says
@@ -76,6 +103,8 @@ class GpuCheck:
     attacks: list[AttackRate] = field(default_factory=list)
     startup_s: float | None = None
     steady: list[SteadyRate] = field(default_factory=list)  # absent from checks before it was measured
+    shared: list[SharedRate] = field(default_factory=list)  # likewise
+    robust_attacks: list[RobustAttack] = field(default_factory=list)  # likewise
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -86,6 +115,8 @@ class GpuCheck:
         found["training"] = [TrainingRate(**rate) for rate in found["training"]]
         found["attacks"] = [AttackRate(**rate) for rate in found["attacks"]]
         found["steady"] = [SteadyRate(**rate) for rate in found.get("steady", [])]
+        found["shared"] = [SharedRate(**rate) for rate in found.get("shared", [])]
+        found["robust_attacks"] = [RobustAttack(**attack) for attack in found.get("robust_attacks", [])]
         return cls(**found)
 
 

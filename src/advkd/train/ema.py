@@ -20,13 +20,13 @@ class WeightAverage:
         self.decay = decay
         # state_dict tensors share storage with the modules: updating them updates the average.
         pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
-        self._floats = [pair for pair in pairs if pair[0].is_floating_point()]
-        self._others = [pair for pair in pairs if not pair[0].is_floating_point()]
+        self._means, self._currents = [[p[i] for p in pairs if p[0].is_floating_point()] for i in (0, 1)]
+        self._counts, self._current_counts = [[p[i] for p in pairs if not p[0].is_floating_point()] for i in (0, 1)]
 
     @torch.no_grad()
     def update(self) -> None:
-        """After an optimiser step: move the average (1 - decay) of the way to the current weights."""
-        for mean, current in self._floats:
-            mean.lerp_(current, 1.0 - self.decay)
-        for mean, current in self._others:
-            mean.copy_(current)
+        """After an optimiser step: move the average (1 - decay) of the way to the current weights
+        (multi-tensor ops: a few kernel launches for the whole model, not one per tensor)."""
+        torch._foreach_lerp_(self._means, self._currents, 1.0 - self.decay)
+        if self._counts:  # a model without batch norm has none
+            torch._foreach_copy_(self._counts, self._current_counts)

@@ -3,10 +3,11 @@
 The hot loop keeps everything on the device: batches come from `DeviceBatches`, losses and
 accuracy are summed into device tensors (`EpochTotals`), and the host only synchronises every
 `log_every` steps (to check for a non-finite loss and update the progress bar) and once at the
-end of an epoch. A checkpoint is written after every epoch, and mid-epoch when SIGTERM arrives
-(the epoch's batch order, generator state and partial sums included); calling `fit` again with
-the same run id resumes from it and, on CPU, ends with bitwise the same weights as an
-uninterrupted run.
+end of an epoch. With recipe `capture`, a step's device work is one CUDA graph
+(`advkd.train.capture`), fed through tensors updated in place. A checkpoint is written after
+every epoch, and mid-epoch when SIGTERM arrives (the epoch's batch order, generator state and
+partial sums included); calling `fit` again with the same run id resumes from it and, on CPU,
+ends with bitwise the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..attacks import pgd_linf
-from ..data import DeviceBatches, PreparedDataset, epoch_generator, hold_out, select
+from ..data import DeviceBatches, PreparedDataset, hold_out, reseed, select
 from ..devices import autocast
 from ..evaluate.accuracy import accuracy_and_loss
 from ..experiments import ConfigError
@@ -33,6 +34,7 @@ from ..methods import Method, check_method_fits, get_method
 from ..models import build_model
 from ..models.folding import FoldedTwin
 from ..schema import complete, complete_spec
+from .capture import CapturedStep
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import WeightAverage
 from .gradstats import GradientStats
@@ -157,30 +159,33 @@ class _StepRunner:
         return self.loss(step, **self.options), step
 
 
-@dataclass
 class EpochTotals:
-    """An epoch's running sums, kept on the device so that adding to them never waits for it;
-    saved whole in a mid-epoch checkpoint."""
+    """An epoch's running sums, kept in device tensors that are updated in place (so that adding
+    to them never waits for the device, and a captured step keeps adding to the same tensors);
+    saved whole in a mid-epoch checkpoint. `add` is the device's part of a step, `count` the host's."""
 
-    loss_sum: torch.Tensor
-    correct: torch.Tensor
-    first_bad: torch.Tensor  # the first step whose loss was not finite, or -1
-    seen: int = 0
-    steps: int = 0  # steps done this epoch
+    def __init__(self, device: torch.device):
+        self.loss_sum = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device, dtype=torch.long)
+        self.first_bad = torch.full((), -1, device=device, dtype=torch.long)  # first non-finite step, or -1
+        self.step_index = torch.zeros((), device=device, dtype=torch.long)
+        self.seen, self.steps = 0, 0  # images and steps this epoch
 
-    @classmethod
-    def zeros(cls, device: torch.device) -> EpochTotals:
-        return cls(
-            torch.zeros((), device=device),
-            torch.zeros((), device=device, dtype=torch.long),
-            torch.full((), -1, device=device, dtype=torch.long),
-        )
+    def reset(self) -> None:
+        for total in (self.loss_sum, self.correct, self.step_index):
+            total.zero_()
+        self.first_bad.fill_(-1)
+        self.seen, self.steps = 0, 0
 
     def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(loss), self.steps, self.first_bad)
+        bad_now = (self.first_bad < 0) & ~torch.isfinite(loss)
+        self.first_bad.copy_(torch.where(bad_now, self.step_index, self.first_bad))
+        self.step_index += 1
         self.loss_sum += loss * len(y)
         self.correct += (logits.argmax(1) == y).sum()
-        self.seen += len(y)
+
+    def count(self, images: int) -> None:
+        self.seen += images
         self.steps += 1
 
     def raise_if_bad(self, run_id: str, epoch: int) -> None:
@@ -191,13 +196,12 @@ class EpochTotals:
     def state(self) -> dict:
         return {"step": self.steps, "loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen}
 
-    @classmethod
-    def from_state(cls, state: dict, device: torch.device) -> EpochTotals:
-        totals = cls.zeros(device)
-        totals.loss_sum.copy_(state["loss_sum"])
-        totals.correct.copy_(state["correct"])
-        totals.seen, totals.steps = state["seen"], state["step"]
-        return totals
+    def load_state(self, state: dict) -> None:
+        self.reset()
+        self.loss_sum.copy_(state["loss_sum"])
+        self.correct.copy_(state["correct"])
+        self.step_index.fill_(state["step"])
+        self.seen, self.steps = state["seen"], state["step"]
 
 
 class _Training:
@@ -209,7 +213,11 @@ class _Training:
         self.rt = Runtime.for_recipe(self.recipe, device)
         torch.manual_seed(spec["seed"])
         self.model = build_for_data(spec["model"], data).to(self.rt.device, memory_format=self.rt.memory_format)
-        self.optimizer = build_optimizer(self.model, self.recipe["optimizer"], spec["method"])
+        # With `capture`, the step reads its rate and progress from device tensors (advkd.train.capture).
+        graph_ready = self.recipe["capture"]
+        self.rate = torch.zeros((), device=self.rt.device) if graph_ready else None
+        self.progress: float | torch.Tensor = torch.zeros((), device=self.rt.device) if graph_ready else 0.0
+        self.optimizer = build_optimizer(self.model, self.recipe["optimizer"], spec["method"], rate=self.rate)
         if teacher is not None:  # frozen: an attack through it (AdaAD) takes input gradients only
             teacher = teacher.to(self.rt.device, memory_format=self.rt.memory_format).eval().requires_grad_(False)
         self.average = None
@@ -239,6 +247,13 @@ class _Training:
         self.test_x, self.test_y = data.test_x.to(self.rt.device), data.test_y.to(self.rt.device)
         self.grads = GradientStats(self.model)
         self.step_loss = _StepRunner(self.model, teacher, self.method, spec, self.rt)
+        self.generator = torch.Generator(device=self.rt.device)  # one object, reseeded every epoch
+        self.totals = EpochTotals(self.rt.device)
+        self.step = (
+            CapturedStep(self._body, self.recipe["batch_size"], self.rt.device, self.generator)
+            if graph_ready
+            else self._body
+        )
         self.history: list[dict] = []
         self.grad_epochs: list[list[float]] = []
         self.start_epoch, self.partial = 0, None
@@ -254,6 +269,9 @@ class _Training:
             return
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.rate is not None:  # the loaded groups hold a copy of the rate: point them at ours again
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.rate
         if self.average is not None:
             self.average.model.load_state_dict(state["average"])
         if self.validation is not None:
@@ -288,17 +306,17 @@ class _Training:
     def run_epoch(self, epoch: int, preempted: _SigtermFlag, bar: tqdm) -> tuple[EpochTotals, float]:
         """Train one epoch (from where an interrupted one stopped); its totals and last rate."""
         self.model.train()
-        generator = epoch_generator(self.spec["seed"], epoch, self.rt.device)
+        generator, totals = reseed(self.generator, self.spec["seed"], epoch), self.totals
         order = self.batches.order(generator)
-        totals = EpochTotals.zeros(self.rt.device)
+        totals.reset()
         if self.partial is not None:  # continue the interrupted epoch exactly where it stopped
             generator.set_state(self.partial["generator"])
-            totals = EpochTotals.from_state(self.partial, self.rt.device)
+            totals.load_state(self.partial)
             self.grads.load_state(self.partial["grad_sums"])
             self.partial = None
         steps, lr = self.steps_per_epoch, float("nan")
         for step, (x, y) in enumerate(self.batches.iterate(generator, order, totals.steps), start=totals.steps):
-            lr = self.train_step(x, y, generator, epoch, step, totals)
+            lr = self.train_step(x, y, epoch, step)
             if (step + 1) % self.recipe["log_every"] == 0 or step + 1 == steps:
                 totals.raise_if_bad(self.run_id, epoch)
                 if preempted.received and step + 1 < steps:
@@ -313,26 +331,34 @@ class _Training:
                 bar.set_postfix(loss=f"{totals.loss_sum.item() / totals.seen:.4f}", lr=f"{lr:.4g}", refresh=False)
         return totals, lr
 
-    def train_step(
-        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, epoch: int, step: int, totals: EpochTotals
-    ) -> float:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int) -> float:
         """One optimiser step on the batch (x, y), the `step`-th of `epoch`; returns its learning rate."""
         steps = self.steps_per_epoch
         lr = learning_rate(
             self.recipe["optimizer"]["lr"], self.recipe["schedule"], epoch, step, steps, self.recipe["epochs"]
         )
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         progress = (epoch * steps + step) / (self.recipe["epochs"] * steps)
-        loss, taken = self.step_loss(x, y, generator, progress)
+        if self.rate is not None:  # filled in place: a captured step reads these very tensors
+            self.rate.fill_(lr)
+            self.progress.fill_(progress)
+        else:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.progress = progress
+        self.step(x, y)
+        self.totals.count(len(y))
+        return lr
+
+    def _body(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The device's work of one step: nothing in it reads a tensor on the host (capturable)."""
+        loss, taken = self.step_loss(x, y, self.generator, self.progress)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.grads.accumulate()
         self.optimizer.step()
         if self.average is not None:
             self.average.update()
-        totals.add(loss.detach(), taken.accuracy_logits().detach(), y)
-        return lr
+        self.totals.add(loss.detach(), taken.accuracy_logits().detach(), y)
 
     def end_epoch(self, epoch: int, totals: EpochTotals, lr: float, started: float) -> None:
         """Test accuracy and loss, the history row, the epoch's gradient statistics, a checkpoint."""
@@ -414,11 +440,10 @@ def repeated_step(
     spec = complete_spec(spec)
     _check(spec, data, "steady.s0", teacher)
     run = _Training(spec, data, "steady.s0", None, teacher, device)
-    generator = epoch_generator(spec["seed"], 0, run.rt.device)
+    generator = reseed(run.generator, spec["seed"], 0)
     x, y = next(iter(run.batches.iterate(generator, run.batches.order(generator), 0)))
-    totals = EpochTotals.zeros(run.rt.device)
     run.model.train()
-    return (lambda: run.train_step(x, y, generator, 0, 0, totals)), run.model
+    return (lambda: run.train_step(x, y, 0, 0)), run.model
 
 
 def _check(spec: dict, data: PreparedDataset, run_id: str, teacher: nn.Module | None) -> None:

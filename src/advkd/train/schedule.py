@@ -12,16 +12,24 @@ from ..schema import complete, definition
 SCHEDULES = tuple(definition("recipe")["properties"]["schedule"]["properties"]["name"]["enum"])
 
 
-def build_optimizer(model: nn.Module, cfg: dict, method: dict) -> torch.optim.SGD:
+def build_optimizer(model: nn.Module, cfg: dict, method: dict, rate: torch.Tensor | None = None) -> torch.optim.SGD:
     """SGD with the recipe's rate, momentum and weight decay, and the method's own choice of
-    Nesterov momentum (defaults in the config schema and the method table)."""
+    Nesterov momentum (defaults in the config schema and the method table).
+
+    With `rate` (a 0-dim device tensor the caller fills with each step's rate) SGD runs fused: one
+    kernel per step that reads the rate on the device, so the step can be captured in a CUDA graph
+    (torch's foreach SGD turns a tensor rate into a host number). Fused and foreach SGD round
+    differently: a run's weights differ in the last bits between the two."""
     cfg = complete(cfg, definition("recipe")["properties"]["optimizer"])
+    if rate is not None:
+        rate.fill_(cfg["lr"])
     return torch.optim.SGD(
         model.parameters(),
-        lr=cfg["lr"],
+        lr=cfg["lr"] if rate is None else rate,
         momentum=cfg["momentum"],
         nesterov=complete(method, "method")["nesterov"],
         weight_decay=cfg["weight_decay"],
+        fused=rate is not None or None,
     )
 
 
