@@ -4,6 +4,7 @@ the workflow runs, cluster runtimes come from it, and a GPU plan started without
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from advkd.models import build_model
 from advkd.plan import RuntimeRequests, cpu_only_notice, gpu_rates, plan_jobs, runtime_minutes
 from advkd.plan.flops import forward_flops
 from advkd.plan.gpus import DATASHEETS
-from advkd.plan.measured import MEASURED, GpuCheck, measured_checks, workload_passes
+from advkd.plan.measured import MEASURED, GpuCheck, SteadyRate, measured_checks, workload_passes
 from advkd.plan.rates import Rates, Speed, measured_utilisation
 from advkd.plan.survival import WORST_CASE, Survival, Survivals
 from advkd.plan.work import Job, attack_jobs, model_key
@@ -241,3 +242,23 @@ def test_square_queries_are_priced_as_forward_passes():
     rates = Rates("a machine", speed, {}, 0.0, 0.0, "given")
     job = Job("autoattack", "r.s0", 10.0, 2, "attack", 0, "m", 1, queries=4, query_flops=6.0)
     assert rates.seconds(job) == 2 * 3.0 + 4 * 1.0 + (10.0 - 6.0) * 2.0 + 6.0 * 0.5
+
+
+def test_a_captured_run_is_priced_at_the_measured_steady_state_speed_up():
+    """A GPU check's paired steady-state figures (eager, captured) give the speed-up per kind;
+    a run with `capture: true` is priced with it, an eager run and a kind never measured without."""
+    check = GpuCheck.read(MEASURED / sorted(name for name, c in measured_checks() if c.gpu == "h100")[0])
+    model = {"arch": "resnet18", "width": 1.0}
+    check.steady = [
+        SteadyRate(model, 32, "standard", 10_000.0, 200, None, 128, False),
+        SteadyRate(model, 32, "standard", 25_000.0, 200, None, 128, True),
+        SteadyRate(model, 32, "KD", 8_000.0, 200, None, 128, False),
+        SteadyRate(model, 32, "KD", 16_000.0, 200, None, 128, True),
+    ]
+    assert measured_utilisation("a check", check)["capture"] == {"train": pytest.approx((2.5 + 2.0) / 2)}
+    speed = Speed({"train": 1.0, "adversarial": 1.0, "attack": 1.0, "query": 1.0}, 0.0, 0.0, 0.0)
+    rates = Rates("a GPU", speed, {}, 0.0, 0.0, "given", {"train": 2.25})
+    eager = Job("train", "r.s0", 9.0, 0, "train", 0, "m", 128)
+    assert rates.seconds(eager) == 9.0
+    assert rates.seconds(dataclasses.replace(eager, captured=True)) == 4.0
+    assert rates.seconds(dataclasses.replace(eager, kind="adversarial", captured=True)) == 9.0

@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, rates in (("here", here), (args.gpu or registry.compute["gpu"], gpu)):
         print(f"{name}: {rates.machine}, {rates.source}; fixed cost per job {rates.job_seconds:.1f} s")
     print("Hours are the sum over jobs (one job at a time).")
+    if any(job.captured for job in jobs):
+        speedups = ", ".join(f"{kind} x{s:.2f}" for kind, s in gpu.capture_speedup.items()) or "none measured"
+        print(f"Captured training steps (recipe capture): the GPU's steady-state speed-up, {speedups}.")
     print(survival_summary(registry, args.directory))
     return 0
 

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .flops import forward_flops
@@ -55,26 +55,34 @@ class Rates:
     job_seconds: float  # a job process's fixed cost: interpreter, imports, device, data, model
     epoch_seconds: float  # per epoch: its test pass's overhead, history, checkpoint
     source: str
+    # train | adversarial -> the captured step's steady-state images/s over the eager one's, as
+    # measured on this machine; a kind without a measurement runs captured at the eager rate
+    capture_speedup: dict[str, float] = field(default_factory=dict)
 
     def seconds(self, job: Job) -> float:
         speed = self.models.get(job.model, self.default)
         teacher = self.models.get(job.teacher, self.default) if job.teacher else speed
         per_step = speed.iteration_seconds if job.kind == "attack" else speed.step_seconds
+        speedup = self.capture_speedup.get(job.kind, 1.0) if job.captured else 1.0
+        work = (
+            (job.flops - job.teacher_flops - job.query_flops) * speed.flop_seconds[job.kind]
+            + job.query_flops * speed.flop_seconds["query"]
+            + job.teacher_flops * teacher.flop_seconds[job.kind]
+        )
         return (
             self.job_seconds
             + job.epochs * self.epoch_seconds
             + job.steps * per_step
             + job.queries * speed.query_seconds
-            + (job.flops - job.teacher_flops - job.query_flops) * speed.flop_seconds[job.kind]
-            + job.query_flops * speed.flop_seconds["query"]
-            + job.teacher_flops * teacher.flop_seconds[job.kind]
+            + work / speedup
         )
 
 
 def measured_utilisation(name: str, check: GpuCheck) -> dict:
     """Utilisation per kind of work (of the bf16 or TF32 peak) and start-up, from one GPU check:
     training and PGD training for the paper's ResNets together (the rate of any model not timed)
-    and for each model timed (by work.model_key)."""
+    and for each model timed (by work.model_key); and per kind, how much faster the captured step
+    ran than the eager one in steady state (`capture`, from the check's paired figures)."""
     sheet = DATASHEETS[check.gpu]
     bf16, tf32 = sheet.bf16_tflops * 1e12, sheet.tf32_tflops * 1e12
     timed: dict[str, dict[str, list[float]]] = {}  # model_key -> workload -> utilisation
@@ -83,6 +91,13 @@ def measured_utilisation(name: str, check: GpuCheck) -> dict:
         timed.setdefault(model, {}).setdefault(rate.workload, []).append(rate.utilisation(bf16))
     resnets = [workloads for key, workloads in timed.items() if json.loads(key)["model"]["arch"] in DEFAULT_MODELS]
     by_workload = {w: [u for workloads in resnets for u in workloads.get(w, [])] for w in WORKLOADS}
+    speedups: dict[str, list[float]] = {}  # kind -> captured / eager steady-state images/s
+    plain = {(_model_id(r.model), r.side, r.workload): r.images_per_s for r in check.steady if not r.captured}
+    for rate in check.steady:
+        key = (_model_id(rate.model), rate.side, rate.workload)
+        if rate.captured and key in plain:
+            kind = "adversarial" if WORKLOADS[rate.workload][1] else "train"
+            speedups.setdefault(kind, []).append(rate.images_per_s / plain[key])
     attack = check.attacks[0]
     forward = forward_flops(attack.model, (3, attack.side, attack.side), 10)
     passes = 1 + sum(ATTACK_ITERATIONS["standard"][a] * PASSES_PER_ITERATION[a] for a in attack.attack_seconds)
@@ -95,9 +110,14 @@ def measured_utilisation(name: str, check: GpuCheck) -> dict:
             key: {"train": _mean(w["standard"] + w["KD"]), "adversarial": _mean(w["PGD-7"])} for key, w in timed.items()
         },
         "attack": attack_rate / tf32,
+        "capture": {kind: _mean(ratios) for kind, ratios in speedups.items()},
         "startup_seconds": check.startup_s,
         "source": name,
     }
+
+
+def _model_id(model: dict) -> str:
+    return json.dumps(model, sort_keys=True)
 
 
 def _mean(values: list[float]) -> float:
@@ -129,7 +149,12 @@ def gpu_rates(gpu: str) -> Rates:
     others = ", ".join(sorted({m["gpu"] for m in use}))
     source = f"measured ({checks})" if own else f"datasheet peak x utilisation measured on {others} ({checks})"
     speed = Speed(flop_seconds, GPU_STEP_SECONDS, 0.0, 0.0)
-    return Rates(sheet.label, speed, models, mean["startup_seconds"], GPU_EPOCH_SECONDS, source)
+    capture = {
+        kind: _mean([m["capture"][kind] for m in use if kind in m["capture"]])
+        for kind in ("train", "adversarial")
+        if any(kind in m["capture"] for m in use)
+    }
+    return Rates(sheet.label, speed, models, mean["startup_seconds"], GPU_EPOCH_SECONDS, source, capture)
 
 
 def probe_cpu(jobs: list[Job], threads: int = 1) -> Rates:

@@ -62,6 +62,7 @@ class Job:
     teacher_flops: float = 0.0
     weights: str | None = None  # an attack's: last or best (advkd.columns.WEIGHTS)
     queries: int = 0  # an attack's forward-only iterations (QUERY_ATTACKS), beyond `steps`
+    captured: bool = False  # a training step run as one CUDA graph (recipe `capture`)
     query_flops: float = 0.0  # the part of `flops` those do
 
     @property
@@ -120,7 +121,19 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     kind = "adversarial" if method.adversarial else "train"
     teacher_key = model_key(teacher_model, size.shape) if teacher_model else None
     key = model_key(spec["model"], size.shape)
-    return Job("train", run.id, flops, steps, kind, epochs, key, recipe["batch_size"], teacher_key, teacher_flops)
+    return Job(
+        "train",
+        run.id,
+        flops,
+        steps,
+        kind,
+        epochs,
+        key,
+        recipe["batch_size"],
+        teacher_key,
+        teacher_flops,
+        captured=recipe["capture"],
+    )
 
 
 def evaluation_job(run: Run, size: DatasetSize) -> Job:
