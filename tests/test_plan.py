@@ -262,3 +262,18 @@ def test_a_captured_run_is_priced_at_the_measured_steady_state_speed_up():
     assert rates.seconds(eager) == 9.0
     assert rates.seconds(dataclasses.replace(eager, captured=True)) == 4.0
     assert rates.seconds(dataclasses.replace(eager, kind="adversarial", captured=True)) == 9.0
+
+
+def test_a_check_without_its_timing_section_prices_nothing(tmp_path, monkeypatch):
+    """`python -m speed.gpu --sections robust-autoattack --json F` writes a record without training
+    or attack rates: kept beside a full one, it changes no price."""
+    name = sorted(name for name, c in measured_checks() if c.gpu == "h100")[0]
+    (tmp_path / name).write_bytes((MEASURED / name).read_bytes())
+    monkeypatch.setattr("advkd.plan.measured.MEASURED", tmp_path)
+    alone = gpu_rates("h100")
+    full = GpuCheck.read(MEASURED / name)
+    GpuCheck(full.machine, full.gpu, False).write(tmp_path / "partial.json")
+    beside = gpu_rates("h100")
+    assert "partial.json" not in beside.source and name in beside.source
+    assert beside.default.flop_seconds == alone.default.flop_seconds
+    assert beside.job_seconds == alone.job_seconds

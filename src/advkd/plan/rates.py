@@ -129,7 +129,11 @@ def gpu_rates(gpu: str) -> Rates:
     GPU checks), or measured on the other GPUs when it has none of its own (said in `source`)."""
     if gpu not in DATASHEETS:
         raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(DATASHEETS)}")
-    measured = [measured_utilisation(name, check) for name, check in measured_checks() if not check.smoke]
+    measured = [
+        measured_utilisation(name, check)
+        for name, check in measured_checks()
+        if not check.smoke and check.training and check.attacks  # a check run without its timing section has none
+    ]
     own = [m for m in measured if m["gpu"] == gpu]
     use = own or measured
     mean = {key: _mean([m[key] for m in use]) for key in (*PEAK_KIND, "startup_seconds")}
