@@ -53,6 +53,7 @@ from advkd.train import build_for_data, fit, repeated_step
 from advkd.train.capture import WARMUP_STEPS
 
 from . import machine, shared
+from .timing import synchronize
 from .workloads import ATTACK, AdvkdEpoch, Case, synthetic
 from .workloads import spec as run_spec
 
@@ -344,10 +345,10 @@ def time_epochs(report: Report, size: Size, device: torch.device) -> None:
                 warm, warm_data, device, method, teacher=kd_teacher, attack=attack
             )()  # cuDNN autotuning, allocator
             epoch = AdvkdEpoch(case, data, device, method, teacher=kd_teacher, attack=attack)
-            _sync(device)
+            synchronize(device)
             started = time.perf_counter()
             epoch()
-            _sync(device)
+            synchronize(device)
             seconds = time.perf_counter() - started
             figure = TrainingRate(model, size.epoch_side, label, case.n_train / seconds, flops, 128)
             report.record.training.append(figure)
@@ -482,11 +483,11 @@ def time_attack_passes(report: Report, size: Size, device: torch.device) -> None
             return grad
 
         one_pass()
-        _sync(device)
+        synchronize(device)
         started, reps = time.perf_counter(), 5
         for _ in range(reps):
             one_pass()
-        _sync(device)
+        synchronize(device)
         rates[label] = reps * len(x) / (time.perf_counter() - started)
         report.add("e", f"{arch} x{width:g} fp32 {label}, batch {len(x)}", None, f"{rates[label]:,.0f} img/s")
     budget = run_autoattack(
@@ -566,11 +567,6 @@ def time_startup(report: Report, device: torch.device) -> None:
     seconds = time.perf_counter() - started
     report.record.startup_s = seconds
     report.add("e", f"process start-up (python, import torch, first {device.type} op)", None, f"{seconds:.2f} s")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ of all of them together over the span from the first start to the last finish, s
 waits for the others counts against it. With MPS: the same after starting NVIDIA's MPS control
 daemon in a private pipe directory (no root needed), when the machine has it and it starts.
 
-`python -m speed.shared --worker ...` is one such process.
+`python -m speed.shared ...` is one such process.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 from advkd.plan.measured import SharedRate
 from advkd.train import repeated_step
 
+from .timing import synchronize
 from .workloads import Case, synthetic
 from .workloads import spec as run_spec
 
@@ -34,26 +35,21 @@ PROCESSES = (1, 2, 3)
 START_TIMEOUT_S = 300  # every process built and warmed up by then
 
 
-def worker(arch: str, width: float, side: int, steps: int, start_line: Path, device: str) -> dict:
+def worker(arch: str, width: float, side: int, steps: int, start_line: Path, device: torch.device) -> dict:
     """One process: build the step, warm up, wait for the start line, time `steps` steps."""
     case = Case(f"{arch} x{width}", {"arch": arch, "width": width}, (3, side, side), 128, 1, 4, True)
     step, _ = repeated_step(run_spec(case, {"name": "ce"}), synthetic(case), device=device)
     for _ in range(max(3, steps // 10)):
         step()
-    _sync(device)
+    synchronize(device)
     Path(f"{start_line}.ready.{os.getpid()}").touch()
     while not start_line.exists():
         time.sleep(0.01)
     started = time.time()
     for _ in range(steps):
         step()
-    _sync(device)
+    synchronize(device)
     return {"images": steps * 128, "started": started, "ended": time.time()}
-
-
-def _sync(device: str) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 def run_together(n: int, arch: str, width: float, side: int, steps: int, device: str, env: dict) -> float:
@@ -61,7 +57,7 @@ def run_together(n: int, arch: str, width: float, side: int, steps: int, device:
     with tempfile.TemporaryDirectory() as folder:
         start_line = Path(folder) / "go"
         args = ["--arch", arch, "--width", str(width), "--side", str(side), "--steps", str(steps)]
-        command = [sys.executable, "-m", "speed.shared", "--worker", *args, "--start-line", str(start_line)]
+        command = [sys.executable, "-m", "speed.shared", *args, "--start-line", str(start_line)]
         procs = [
             subprocess.Popen([*command, "--device", device], stdout=subprocess.PIPE, text=True, env=env)
             for _ in range(n)
@@ -125,7 +121,6 @@ def time_shared(arch: str, width: float, side: int, steps: int, device: torch.de
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m speed.shared", description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", action="store_true", required=True)
     parser.add_argument("--arch", default="resnet18")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--side", type=int, default=32)
@@ -133,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-line", type=Path, required=True)
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args(argv)
-    done = worker(args.arch, args.width, args.side, args.steps, args.start_line, args.device)
+    done = worker(args.arch, args.width, args.side, args.steps, args.start_line, torch.device(args.device))
     print(json.dumps(done), flush=True)
     return 0
 

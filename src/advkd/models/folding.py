@@ -43,7 +43,18 @@ class FoldedTwin:
         copied = [key for key in source_tensors if key.rpartition(".")[0] not in folded_names]
         self._sources = [source_tensors[key] for key in copied]
         self._targets = [twin_tensors[key] for key in copied]
-        self._biased = [i for i, (conv, _, _) in enumerate(self.folds) if conv.bias is not None]
+        # The tensors each refresh reads and writes, listed once (the refresh runs every attack step).
+        convs, bns, twins = zip(*self.folds) if self.folds else ((), (), ())
+        self._variances, self._eps = [bn.running_var for bn in bns], [bn.eps for bn in bns]
+        self._gammas, self._betas, self._means = (
+            [bn.weight for bn in bns],
+            [bn.bias for bn in bns],
+            [bn.running_mean for bn in bns],
+        )
+        self._conv_weights, self._twin_weights = [c.weight for c in convs], [t.weight for t in twins]
+        self._twin_biases = [t.bias for t in twins]
+        self._biased = [i for i, conv in enumerate(convs) if conv.bias is not None]
+        self._conv_biases = [convs[i].bias for i in self._biased]
 
     @torch.no_grad()
     def sync(self) -> nn.Module:
@@ -53,19 +64,16 @@ class FoldedTwin:
             torch._foreach_copy_(self._targets, self._sources)
         if not self.folds:
             return self.twin
-        convs, bns, targets = zip(*self.folds)
-        scales = torch._foreach_add([bn.running_var for bn in bns], [bn.eps for bn in bns])
+        scales = torch._foreach_add(self._variances, self._eps)
         torch._foreach_rsqrt_(scales)
-        scales = torch._foreach_mul([bn.weight for bn in bns], scales)
-        weights = torch._foreach_mul([conv.weight for conv in convs], [scale.view(-1, 1, 1, 1) for scale in scales])
-        torch._foreach_copy_([target.weight for target in targets], weights)
-        shifts = torch._foreach_sub(
-            [bn.bias for bn in bns], torch._foreach_mul([bn.running_mean for bn in bns], scales)
-        )
+        scales = torch._foreach_mul(self._gammas, scales)
+        weights = torch._foreach_mul(self._conv_weights, [scale.view(-1, 1, 1, 1) for scale in scales])
+        torch._foreach_copy_(self._twin_weights, weights)
+        shifts = torch._foreach_sub(self._betas, torch._foreach_mul(self._means, scales))
         if self._biased:
-            conv_terms = torch._foreach_mul([convs[i].bias for i in self._biased], [scales[i] for i in self._biased])
+            conv_terms = torch._foreach_mul(self._conv_biases, [scales[i] for i in self._biased])
             torch._foreach_add_([shifts[i] for i in self._biased], conv_terms)
-        torch._foreach_copy_([target.bias for target in targets], shifts)
+        torch._foreach_copy_(self._twin_biases, shifts)
         return self.twin
 
 
