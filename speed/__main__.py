@@ -16,7 +16,7 @@ import torch
 from advkd.devices import pick_device
 from advkd.train import build_for_data
 
-from . import machine, pipeline
+from . import cpu, machine, pipeline
 from .timing import interleaved
 from .workloads import (
     ATTACK,
@@ -30,6 +30,7 @@ from .workloads import (
     synthetic,
 )
 
+SECTIONS = ("loops", "steps", "pipeline", "cpu")
 CE = {"name": "ce"}
 KD = {"name": "kd", "alpha": 0.9, "temperature": 4.0}
 
@@ -118,16 +119,37 @@ def main(argv: list[str] | None = None) -> int:
         default="shrunk",
         help="item 5: time the shrunk demo of the tests (default), the full demo, or skip it",
     )
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, of {', '.join(SECTIONS)} (default: all); cpu is the CPU's numeric and layout choices",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        nargs="+",
+        default=[cpu.CONFIG],
+        help="section cpu: the CPU config (files merged in order) whose shapes and settings it times",
+    )
+    parser.add_argument("--smoke", action="store_true", help="section cpu at toy sizes (the test suite runs it)")
     args = parser.parse_args(argv)
+    sections = args.sections.split(",")
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"--sections: unknown {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
     device = pick_device(args.device)
     for line in machine.describe(device):
         print(line)
     report = Report()
-    loop_ratios(report, RESNET, device, args.trials, goal_bare=0.90, goal_conventional=1.3)
-    loop_ratios(report, MLP, device, args.trials, goal_bare=0.80, goal_conventional=3.0)
-    step_ratios(report, RESNET, device, args.trials)
-    if args.demo != "skip":
+    if "loops" in sections:
+        loop_ratios(report, RESNET, device, args.trials, goal_bare=0.90, goal_conventional=1.3)
+        loop_ratios(report, MLP, device, args.trials, goal_bare=0.80, goal_conventional=3.0)
+    if "steps" in sections:
+        step_ratios(report, RESNET, device, args.trials)
+    if "pipeline" in sections and args.demo != "skip":
         pipeline.run(report, full_demo=args.demo == "full")
+    if "cpu" in sections:
+        cpu.run(report, args.config, smoke=args.smoke)
     print()
     report.print()
     return 0

@@ -1,11 +1,13 @@
-"""Several training processes on one GPU (`compute.jobs_per_gpu`), with and without CUDA MPS.
+"""Several training processes on one device at once: jobs sharing a GPU (`compute.jobs_per_gpu`),
+with and without CUDA MPS, and on a CPU, jobs of one thread beside one job of all the threads.
 
-`time_shared` starts 1, 2 and 3 processes, each repeating the ResNet18 training step
-(`advkd.train.repeated_step`, batch 128) on the same device; each warms up, waits at a common
-start line (a file), times its steps and prints what it did. The figure is the images per second
-of all of them together over the span from the first start to the last finish, so a process that
-waits for the others counts against it. With MPS: the same after starting NVIDIA's MPS control
-daemon in a private pipe directory (no root needed), when the machine has it and it starts.
+`run_together` starts n processes, each repeating one run's training step
+(`advkd.train.repeated_step`) on the same device with a given thread count; each warms up, waits
+at a common start line (a file), times its steps and prints what it did. The figure is the images
+per second of all of them together over the span from the first start to the last finish, so a
+process that waits for the others counts against it. `time_shared`: 1, 2 and 3 processes of the
+ResNet18 step at batch 128, then with MPS: the same after starting NVIDIA's MPS control daemon in
+a private pipe directory (no root needed), when the machine has it and it starts.
 
 `python -m speed.shared ...` is one such process.
 """
@@ -35,10 +37,11 @@ PROCESSES = (1, 2, 3)
 START_TIMEOUT_S = 300  # every process built and warmed up by then
 
 
-def worker(arch: str, width: float, side: int, steps: int, start_line: Path, device: torch.device) -> dict:
-    """One process: build the step, warm up, wait for the start line, time `steps` steps."""
-    case = Case(f"{arch} x{width}", {"arch": arch, "width": width}, (3, side, side), 128, 1, 4, True)
-    step, _ = repeated_step(run_spec(case, {"name": "ce"}), synthetic(case), device=device)
+def worker(spec: dict, shape: tuple[int, ...], steps: int, start_line: Path, device: torch.device) -> dict:
+    """One process: build the step of `spec` on images of `shape`, warm up, wait for the start
+    line, time `steps` steps."""
+    case = Case("worker", spec["model"], tuple(shape), spec["recipe"]["batch_size"], 1, 0, False)
+    step, _ = repeated_step(spec, synthetic(case), device=device)
     for _ in range(max(3, steps // 10)):
         step()
     synchronize(device)
@@ -49,14 +52,18 @@ def worker(arch: str, width: float, side: int, steps: int, start_line: Path, dev
     for _ in range(steps):
         step()
     synchronize(device)
-    return {"images": steps * 128, "started": started, "ended": time.time()}
+    return {"images": steps * case.batch_size, "started": started, "ended": time.time()}
 
 
-def run_together(n: int, arch: str, width: float, side: int, steps: int, device: str, env: dict) -> float:
-    """Images/s of `n` worker processes started together."""
+def run_together(
+    n: int, spec: dict, shape: tuple[int, ...], steps: int, device: str, env: dict, threads: int | None = None
+) -> float:
+    """Images/s of `n` worker processes started together, each with `threads` torch threads
+    (default: torch's own choice)."""
     with tempfile.TemporaryDirectory() as folder:
         start_line = Path(folder) / "go"
-        args = ["--arch", arch, "--width", str(width), "--side", str(side), "--steps", str(steps)]
+        args = ["--spec", json.dumps(spec), "--shape", ",".join(map(str, shape)), "--steps", str(steps)]
+        args += ["--threads", str(threads)] if threads else []
         command = [sys.executable, "-m", "speed.shared", *args, "--start-line", str(start_line)]
         procs = [
             subprocess.Popen([*command, "--device", device], stdout=subprocess.PIPE, text=True, env=env)
@@ -101,9 +108,10 @@ def stop_mps(env: dict) -> None:
 def time_shared(arch: str, width: float, side: int, steps: int, device: torch.device) -> tuple[list[SharedRate], str]:
     """1-3 processes on `device` without MPS, then with it where it starts; and why not, if not."""
     model = {"arch": arch, "width": width}
+    spec = run_spec(Case(f"{arch} x{width}", model, (3, side, side), 128, 1, 4, True), {"name": "ce"})
 
     def measured(n: int, mps: bool, env: dict) -> SharedRate:
-        return SharedRate(model, side, n, mps, run_together(n, arch, width, side, steps, str(device), env))
+        return SharedRate(model, side, n, mps, run_together(n, spec, (3, side, side), steps, str(device), env))
 
     rates = [measured(n, False, dict(os.environ)) for n in PROCESSES]
     if device.type != "cuda":
@@ -121,14 +129,17 @@ def time_shared(arch: str, width: float, side: int, steps: int, device: torch.de
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m speed.shared", description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", default="resnet18")
-    parser.add_argument("--width", type=float, default=1.0)
-    parser.add_argument("--side", type=int, default=32)
+    parser.add_argument("--spec", required=True, help="the run spec (JSON) whose training step to repeat")
+    parser.add_argument("--shape", required=True, help="the image shape, as C,H,W")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     parser.add_argument("--start-line", type=Path, required=True)
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args(argv)
-    done = worker(args.arch, args.width, args.side, args.steps, args.start_line, torch.device(args.device))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    shape = tuple(int(side) for side in args.shape.split(","))
+    done = worker(json.loads(args.spec), shape, args.steps, args.start_line, torch.device(args.device))
     print(json.dumps(done), flush=True)
     return 0
 

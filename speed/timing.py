@@ -23,10 +23,14 @@ def timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - started
 
 
-def interleaved(workloads: dict[str, Callable[[], object]], device: torch.device, trials: int) -> dict[str, float]:
-    """Median seconds per workload over `trials` rounds (A, B, C, A, B, C, ...) after one warm-up round."""
-    for fn in workloads.values():
-        fn()
+def interleaved(
+    workloads: dict[str, Callable[[], object]], device: torch.device, trials: int, warmup: bool = True
+) -> dict[str, float]:
+    """Median seconds per workload over `trials` rounds (A, B, C, A, B, C, ...) after one warm-up
+    round (none with `warmup=False`, for workloads of minutes that warm up within themselves)."""
+    if warmup:
+        for fn in workloads.values():
+            fn()
     seconds: dict[str, list[float]] = {name: [] for name in workloads}
     for _ in range(trials):
         for name, fn in workloads.items():

@@ -42,14 +42,15 @@ def kl_mean(log_student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def trades(student, teacher, x, y, noise, eps, step, steps, beta):
     """TRADES trades.py: eval mode, start x + 0.001 N (unclipped), KL(f(x) || f(x')) summed, the
-    clean target recomputed every step; train mode, CE + beta (1/N) KLsum, nothing detached."""
+    clean target recomputed every step; train mode, CE + beta (1/N) KLsum, nothing detached, with
+    three forward passes (the clean x for the CE, x', the clean x again for the KL's target)."""
     student.eval()
     x_adv = signed_ascent(
         lambda v: kl_sum(F.log_softmax(student(v), 1), F.softmax(student(x), 1)), x + 0.001 * noise, x, eps, step, steps
     )
     student.train()
     clean = student(x)
-    robust = kl_sum(F.log_softmax(student(x_adv), 1), F.softmax(clean, 1)) / len(x)
+    robust = kl_sum(F.log_softmax(student(x_adv), 1), F.softmax(student(x), 1)) / len(x)
     return x_adv, F.cross_entropy(clean, y) + beta * robust
 
 

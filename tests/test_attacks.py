@@ -43,14 +43,15 @@ def test_pgd_is_reproducible_with_a_seed(trained_mlp, digits):
 
 
 def test_pgd_accuracy_is_clean_accuracy_at_eps_zero_and_drops_with_eps(trained_mlp, digits):
-    from advkd.evaluate import accuracy_and_loss, pgd_accuracy
+    from advkd.evaluate import accuracy_and_loss, pgd_accuracy, pgd_correct
 
     images, labels = digits.test_x[:200], digits.test_y[:200]
     clean, _ = accuracy_and_loss(trained_mlp.model, images, labels)
     assert pgd_accuracy(trained_mlp.model, images, labels, eps=0.0, step_size=0.01, steps=5) == pytest.approx(clean)
-    assert (
-        pgd_accuracy(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64) < clean - 0.3
-    )
+    correct = pgd_correct(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64)
+    assert correct.dtype == torch.bool and len(correct) == len(labels)  # every point's outcome, for the claims
+    robust = pgd_accuracy(trained_mlp.model, images, labels, eps=0.3, step_size=0.05, steps=20, batch_size=64)
+    assert robust == correct.sum().item() / len(labels) < clean - 0.3
 
 
 def test_the_kl_objectives_push_away_from_their_targets(trained_mlp, digits):

@@ -3,6 +3,7 @@ import torch
 
 from advkd.evaluate import STANDARD_ATTACKS, run_autoattack, subset_accuracies
 from advkd.models.folding import folded
+from advkd.points import unpack
 from advkd.train import fit
 
 from .conftest import mlp_spec
@@ -19,6 +20,12 @@ def test_autoattack_standard_on_a_trained_model(trained_mlp, digits):
     assert stages == sorted(stages, reverse=True)  # each attack only removes points
     assert result["robust_acc"] < result["clean_acc"]  # an eps of 0.05 does break some digits
     assert all(not p.requires_grad for p in model.parameters())
+    points = {stage: unpack(packed) for stage, packed in result["points"].items()}  # kept for the claims
+    assert list(points) == ["clean", *STANDARD_ATTACKS]
+    assert points["clean"].mean() == pytest.approx(result["clean_acc"])
+    for before, stage in zip(["clean", *STANDARD_ATTACKS], STANDARD_ATTACKS):
+        assert points[stage].mean() == pytest.approx(result["after"][stage])
+        assert not (points[stage] & ~points[before]).any()  # a point broken once stays broken
 
 
 def test_subset_accuracies_split_by_class(trained_mlp, digits):

@@ -68,6 +68,9 @@ BAD_CONFIGS = {
     "unknown top-level key": (lambda c: c.update(seed=[0]), r"\(top level\): unknown key 'seed'; allowed: name, seeds"),
     "wrong type": (lambda c: c["recipes"]["mlp"].update(epochs="ten"), r"recipes\.mlp\.epochs: 'ten' is not of type 'integer'"),
     "negative epochs": (lambda c: c["recipes"]["mlp"].update(epochs=-3), r"recipes\.mlp\.epochs: -3 is less than the minimum of 1"),
+    "a learning rate that is not a number": (lambda c: c["recipes"]["mlp"]["optimizer"].update(lr=math.nan), r"recipes\.mlp\.optimizer\.lr: nan is not a finite number"),
+    "an infinite claim margin": (lambda c: c["claims"]["kd_helps_the_student"].update(margin=-math.inf), r"claims\.kd_helps_the_student\.margin: -inf is not a finite number"),
+    "a claim comparing a run with itself": (lambda c: c["claims"]["kd_helps_the_student"].update(b="mlp_student_kd"), r"claims\.kd_helps_the_student: compares run 'mlp_student_kd' with itself"),
     "alpha above 1": (lambda c: c["runs"]["mlp_student_kd"]["method"].update(alpha=1.5), r"runs\.mlp_student_kd\.method\.alpha: 1\.5 is greater than the maximum of 1"),
     "temperature 0": (lambda c: c["runs"]["mlp_student_kd"]["method"].update(temperature=0), r"runs\.mlp_student_kd\.method\.temperature: 0 is less than or equal to the minimum of 0"),
     "negative eps": (lambda c: c["recipes"]["adversarial"]["attack"].update(eps=-0.1), r"recipes\.adversarial\.attack\.eps: -0\.1 is less than the minimum of 0"),
@@ -262,7 +265,7 @@ def same_training(a, b):
         assert torch.equal(x, y), name
 
     def without_timing(history):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+        return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in history]
 
     assert without_timing(a.history) == without_timing(b.history)
     assert a.gradients == b.gradients

@@ -139,11 +139,12 @@ def test_one_training_step_equals_the_official_codes(run_name):
     assert loss_ours.item() == pytest.approx(loss_theirs.item(), rel=1e-5, abs=offset)
     loss_ours.backward()
     loss_theirs.backward()
+    # Within float rounding of the tensor's scale: TRADES' code takes the KL target's gradient
+    # through a second forward of x, the same sum in another order (within 1e-6 of the scale here).
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7), name
-    if method.name != "trades":
-        for (name, b), c in zip(ours.named_buffers(), theirs.buffers()):
-            assert torch.allclose(b.float(), c.float(), rtol=1e-5, atol=1e-7), name
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7 + 1e-5 * q.grad.abs().max().item()), name
+    for (name, b), c in zip(ours.named_buffers(), theirs.buffers()):  # batch norm's running statistics
+        assert torch.allclose(b.float(), c.float(), rtol=1e-5, atol=1e-7), name
 
 
 @pytest.mark.parametrize("run_name", RUNS)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import math
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -277,3 +280,29 @@ def test_a_check_without_its_timing_section_prices_nothing(tmp_path, monkeypatch
     assert "partial.json" not in beside.source and name in beside.source
     assert beside.default.flop_seconds == alone.default.flop_seconds
     assert beside.job_seconds == alone.job_seconds
+
+
+def test_each_claim_has_a_planned_resolution_from_a_prior_then_from_its_measured_noise(tmp_path):
+    """The demo's table-4 claim: 3 paired seeds of the digits' 360 test points. With no runs, the
+    prior; once its runs' metrics (with per-point results) exist under the directory, their noise."""
+    from advkd.plan.resolution import POINT_SD, SEED_SD, resolutions
+    from advkd.points import pack
+    from advkd.report.inference import planned
+
+    registry = advkd.config.check(DEMO)
+    found = {r.claim: r for r in resolutions(registry, tmp_path)}
+    assert set(found) == set(DEMO["claims"])
+    tfkd = found["tfkd_reg_beats_the_baseline"]
+    assert (tfkd.seeds, tfkd.points, tfkd.source) == (3, 360, "prior")
+    assert tfkd.detectable == pytest.approx(planned(3, 360, SEED_SD["clean"], POINT_SD["clean"], 0.05 / tfkd.family))
+    assert math.isnan(found["kd_helps_the_student"].detectable)  # one seed resolves nothing
+    rng = np.random.default_rng(0)
+    for name in ("resnet18", "resnet18_tfkd_reg"):
+        for run in registry.seeds(name):
+            correct = rng.random(360) < 0.9
+            path = tmp_path / run.evaluation_path("metrics", "last")
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps({"test_acc": correct.mean(), "points": {"clean": pack(correct)}}))
+    measured = {r.claim: r for r in resolutions(registry, tmp_path)}["tfkd_reg_beats_the_baseline"]
+    # independent 90 % runs disagree on 18 % of the points; averaged over the 3 seeds, 6 %
+    assert measured.source == "measured" and measured.point_sd == pytest.approx(100 * math.sqrt(0.06), rel=0.25)

@@ -13,8 +13,21 @@ def history(values):
 
 def test_curves_average_seeds_per_epoch_over_the_common_length():
     seeds = [history([0.5, 0.7, 0.9]), history([0.3, 0.5])]  # a seed with fewer epochs (still running)
-    assert curves.mean_curve(seeds, "test_acc") == pytest.approx(np.array([0.4, 0.6]))
-    assert curves.mean_curve(seeds, "test_loss") == pytest.approx(np.array([0.6, 0.4]))
+    epochs, accuracy = curves.scored_curve(seeds, "test_acc")
+    assert epochs.tolist() == [1, 2] and accuracy == pytest.approx(np.array([0.4, 0.6]))
+    assert curves.scored_curve(seeds, "test_loss")[1] == pytest.approx(np.array([0.6, 0.4]))
+
+
+def test_curves_skip_the_epochs_without_a_test_pass(tmp_path):
+    """`test_every: 2`: the odd epochs have no test figures (None), and the curve leaves them out."""
+    seeds = [history([0.5, 0.6, 0.7]), history([0.3, 0.4, 0.5])]
+    for seed in seeds:
+        seed[1].update(test_acc=None, test_loss=None)
+    epochs, accuracy = curves.scored_curve(seeds, "test_acc")
+    assert epochs.tolist() == [1, 3] and accuracy == pytest.approx(np.array([0.4, 0.6]))
+    path = tmp_path / "curves.tmp"
+    curves.plot([("sparse", seeds)], path, "Table 4")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_curves_figure_is_a_png(tmp_path):

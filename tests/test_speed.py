@@ -57,3 +57,39 @@ def test_gpu_check_names_an_unknown_section():
         text=True,
     )
     assert done.returncode == 2 and "--sections: unknown speed; known: checks, timing, robust-autoattack" in done.stderr
+
+
+@pytest.mark.slow
+def test_cpu_section_runs_at_smoke_size():
+    """`python -m speed --sections cpu --smoke`: every step of the Fashion-MNIST proxy's standard,
+    KD, PGD and TRADES runs in each smoke variant, the whole training jobs, AutoAttack in both
+    layouts and the job layout on two cores, each a measured ratio with its goal."""
+    done = subprocess.run(
+        [sys.executable, "-m", "speed", "--sections", "cpu", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    measures = [row.split("|")[1].strip() for row in rows]
+    for method, run in (
+        ("ce", "resnet18"),
+        ("kd", "resnet50_rekd"),
+        ("at", "resnet18_at"),
+        ("trades", "trades_teacher"),
+    ):
+        assert any(m.startswith(f"{method} step ({run})") and m.endswith("fp32 / channels_last") for m in measures)
+    assert sum("training job" in m for m in measures) == 2
+    assert sum(m.startswith("AutoAttack (apgd-ce, apgd-t") for m in measures) == 1
+    ratios = [float(row.split("|")[4]) for row in rows]
+    assert all(ratio > 0 for ratio in ratios)
+    assert "native bf16:" in done.stdout and "matrix-multiply peak fp32" in done.stdout
+
+
+def test_speed_names_an_unknown_section():
+    done = subprocess.run(
+        [sys.executable, "-m", "speed", "--sections", "cpu,gpu"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "--sections: unknown gpu; known: loops, steps, pipeline, cpu" in done.stderr

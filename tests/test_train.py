@@ -21,7 +21,31 @@ def test_mlp_learns_the_digits(trained_mlp):
     assert len(history) == 8
     assert history[-1]["test_acc"] > 0.9  # chance is 0.1
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert set(history[0]) == {"epoch", "lr", "train_loss", "train_acc", "test_acc", "test_loss", "seconds"}
+    columns = {"epoch", "lr", "train_loss", "train_acc", "test_acc", "test_loss", "test_seconds", "seconds"}
+    assert set(history[0]) == columns
+
+
+def test_test_every_tests_every_few_epochs_and_the_last_and_the_metrics_reuse_the_last(digits, tmp_path):
+    """`test_every: 2` over 5 epochs tests after epochs 2, 4 and 5; the weights are those of a run
+    testing every epoch, and the last fp32 pass is the one the metrics would make themselves."""
+    from advkd.evaluate import run_metrics
+
+    runs = {}
+    for every in (1, 2):
+        spec = mlp_spec()
+        spec["recipe"].update(epochs=5, test_every=every, precision="fp32")
+        runs[every] = fit(spec, digits, f"every{every}.s0", tmp_path / f"{every}.pt", progress=False)
+    sparse = runs[2]
+    assert [row["test_acc"] is not None for row in sparse.history] == [False, True, False, True, True]
+    assert [row["test_acc"] for row in sparse.history][1::2] == [row["test_acc"] for row in runs[1].history][1::2]
+    for a, b in zip(sparse.model.state_dict().values(), runs[1].model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    fresh = run_metrics(sparse.model, digits, spec, sparse.history, "every2.s0")
+    correct, loss = sparse.final_test
+    assert (correct.float().mean().item(), loss) == (fresh["test_acc"], fresh["test_loss"])
+    assert fresh["points"]["clean"] == run_metrics(sparse.model, digits, spec, [], "again.s0")["points"]["clean"]
+    spec["recipe"]["precision"] = "bf16"  # a bf16 pass is not the metrics' fp32 one: not reused
+    assert fit(spec, digits, "bf16.s0", tmp_path / "bf16.pt", progress=False).final_test is None
 
 
 def test_resnet_student_distilled_from_the_mlp(trained_mlp, digits, tmp_path):

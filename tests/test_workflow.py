@@ -74,8 +74,9 @@ def test_table_cells_are_the_runs_numbers(workdir):
     differences = [100 * (t["test_acc"] - b["test_acc"]) for t, b in zip(tfkd, baseline, strict=True)]
     claim = claims["tfkd_reg_beats_the_baseline"]
     assert int(claim["n"]) == 2 and float(claim["mean"]) == pytest.approx(statistics.fmean(differences))
-    assert claim["verdict"] in ("holds", "contradicted", "inconclusive")
-    assert claims["kd_helps_the_student"]["n"] == "1" and claims["kd_helps_the_student"]["verdict"] == "inconclusive"
+    assert claim["verdict"] == "screening"  # two seeds, fewer than the default three
+    assert int(claim["points"]) == baseline[0]["points"]["clean"]["n"] == 360  # the digits' test points
+    assert claims["kd_helps_the_student"]["n"] == "1" and claims["kd_helps_the_student"]["verdict"] == "screening"
     assert "[claims.csv](claims.csv)" in (workdir / "reports/demo/index.md").read_text()
 
     table5 = {row["row"]: row for row in read_csv(workdir / "reports/demo/table5.csv")}

@@ -30,6 +30,9 @@ class Column:
     weights: str = "last"
     percent: bool = True  # shown as mean ± std (n) of a percentage; else a count
     omitted_classes: bool = False  # only meaningful for a run that omits classes (Table 2)
+    # The per-test-point results behind the value (advkd.points), for the claims; None where the
+    # evaluation keeps none (or an older file lacks them).
+    points: Callable[[dict], dict | None] = lambda found: None
 
     def __post_init__(self):
         if self.evaluation not in EVALUATIONS or self.weights not in WEIGHTS:
@@ -59,6 +62,24 @@ def percent(*keys: str) -> Callable[[dict], float]:
     return read
 
 
+def packed(*keys: str) -> Callable[[dict], dict | None]:
+    """The packed per-point results at `keys` in the file, or None."""
+
+    def read(found: dict) -> dict | None:
+        for key in keys:
+            if not isinstance(found, dict) or key not in found:
+                return None
+            found = found[key]
+        return found
+
+    return read
+
+
+def after_last_attack(found: dict) -> dict | None:
+    """AutoAttack's per-point robustness after its last attack: what its accuracy counts."""
+    return packed("points", found.get("attacks", [""])[-1])(found)
+
+
 def exit_accuracy(index: int) -> Callable[[dict], float]:
     """A shallow exit of a multi-exit model; NaN (a dash) for a single-exit model."""
     return lambda metrics: 100 * metrics["exits"]["accuracy"][index] if "exits" in metrics else math.nan
@@ -69,21 +90,36 @@ def count(key: str) -> Callable[[dict], float]:
 
 
 _DECLARED = [
-    Column("accuracy", "Accuracy (%)", percent("test_acc")),
+    Column("accuracy", "Accuracy (%)", percent("test_acc"), points=packed("points", "clean")),
     Column("without", "Acc. w/o omitted (%)", percent("subsets", "without"), omitted_classes=True),
     Column("only", "Acc. only omitted (%)", percent("subsets", "only"), omitted_classes=True),
-    Column("autoattack", "AutoAttack acc. (%)", percent("robust_acc"), "autoattack"),
+    Column("autoattack", "AutoAttack acc. (%)", percent("robust_acc"), "autoattack", points=after_last_attack),
     # Robust accuracy after each AutoAttack stage (each attacks what the earlier ones left standing).
-    Column("apgd_ce", "after APGD-CE (%)", percent("after", "apgd-ce"), "autoattack"),
-    Column("apgd_t", "after APGD-T (%)", percent("after", "apgd-t"), "autoattack"),
-    Column("fab_t", "after FAB-T (%)", percent("after", "fab-t"), "autoattack"),
-    Column("square", "after Square (%)", percent("after", "square"), "autoattack"),
-    Column("pgd", "PGD acc. (%)", percent("acc"), "pgd"),
+    Column(
+        "apgd_ce", "after APGD-CE (%)", percent("after", "apgd-ce"), "autoattack", points=packed("points", "apgd-ce")
+    ),
+    Column("apgd_t", "after APGD-T (%)", percent("after", "apgd-t"), "autoattack", points=packed("points", "apgd-t")),
+    Column("fab_t", "after FAB-T (%)", percent("after", "fab-t"), "autoattack", points=packed("points", "fab-t")),
+    Column("square", "after Square (%)", percent("after", "square"), "autoattack", points=packed("points", "square")),
+    Column("pgd", "PGD acc. (%)", percent("acc"), "pgd", points=packed("points")),
     # The best-on-validation weights; the columns above are the last epoch's. A run without a
     # validation split has none: a dash.
-    Column("best_accuracy", "Best: accuracy (%)", percent("best", "test_acc"), weights="best"),
-    Column("best_autoattack", "Best: AutoAttack acc. (%)", percent("robust_acc"), "autoattack", "best"),
-    Column("best_pgd", "Best: PGD acc. (%)", percent("acc"), "pgd", "best"),
+    Column(
+        "best_accuracy",
+        "Best: accuracy (%)",
+        percent("best", "test_acc"),
+        weights="best",
+        points=packed("best", "points", "clean"),
+    ),
+    Column(
+        "best_autoattack",
+        "Best: AutoAttack acc. (%)",
+        percent("robust_acc"),
+        "autoattack",
+        "best",
+        points=after_last_attack,
+    ),
+    Column("best_pgd", "Best: PGD acc. (%)", percent("acc"), "pgd", "best", points=packed("points")),
     # BYOT: the shallower exits and the ensemble of all exits ("accuracy" is the deepest exit).
     Column("exit1", "Exit 1/4 (%)", exit_accuracy(0)),
     Column("exit2", "Exit 2/4 (%)", exit_accuracy(1)),

@@ -8,6 +8,7 @@ Imports no torch.
 
 from __future__ import annotations
 
+import math
 import sys
 from functools import cache
 from pathlib import Path
@@ -59,8 +60,22 @@ def check_schema(config: dict) -> None:
         raise ConfigError(_describe(error))
 
 
+def check_finite(value, path: tuple = ()) -> None:
+    """No NaN or infinity anywhere (YAML's `.nan` and `.inf`): JSON schema's bounds let them pass."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key_path(path)}: {value!r} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_finite(item, (*path, i))
+
+
 def check(config: dict) -> Registry:
-    """Schema, then names, teachers, cycles and class filters; the resolved registry if all hold."""
+    """Finite numbers and the schema, then names, teachers, cycles and class filters; the resolved
+    registry if all hold."""
+    check_finite(config)
     check_schema(config)
     return Registry(config)
 

@@ -27,7 +27,7 @@ from .schema import complete, schema
 from .schema import definition as schema_definition
 from .sizes import identity, known_classes, known_size, training_images
 
-SPEC_VERSION = 2
+SPEC_VERSION = 3  # 3: TRADES moves batch norm's running statistics as trades.py does
 HASH_LENGTH = 10
 
 
@@ -59,6 +59,31 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+TWIN_FACTOR = 2  # a `converged` premise's twin trains for twice the epochs
+TWIN_SUFFIX = "+2x"  # its run name: the run's, and a character no config name can hold
+
+
+def stretched(recipe: dict, factor: int) -> dict:
+    """`recipe` over `factor` times the epochs with its schedule stretched to the same shape
+    (milestones, warm-up and scoring intervals scaled, an exponential decay's end kept): the twin
+    a claim's `converged` premise compares its run with."""
+    out = {**recipe, "epochs": recipe["epochs"] * factor}
+    schedule = dict(recipe.get("schedule", {}))
+    if "milestones" in schedule:
+        schedule["milestones"] = [milestone * factor for milestone in schedule["milestones"]]
+    if "warmup_epochs" in schedule:
+        schedule["warmup_epochs"] = schedule["warmup_epochs"] * factor
+    if schedule.get("name") == "exponential":
+        schedule["gamma"] = schedule["gamma"] ** (1 / factor)
+    if schedule:
+        out["schedule"] = schedule
+    if "test_every" in recipe:
+        out["test_every"] = recipe["test_every"] * factor
+    if "every" in recipe.get("validation", {}):
+        out["validation"] = {**recipe["validation"], "every": recipe["validation"]["every"] * factor}
+    return out
 
 
 EXPORTS_DIR = "results/robustbench"  # where `exports:` writes, in RobustBench's layout
@@ -125,6 +150,7 @@ class Registry:
         for name in config["runs"]:
             for seed in self.seeds_of(name):
                 self.resolve(name, seed)
+        self.twins = {name: self._twin(name) for name in self._converged_runs()}
         self.exports  # noqa: B018 (resolved now, so an export naming no trained run is a config error)
         self._by_id = {run.id: run for run in self._runs.values()}
         self._check_report_references()
@@ -203,6 +229,31 @@ class Registry:
         run = Run(name, seed, spec, teacher, teacher_file)
         self._runs[key] = run
         return run
+
+    def _converged_runs(self) -> list[str]:
+        """The runs a claim's `converged` premise names, checked to be trained runs."""
+        names = {}
+        for claim_name, claim in self.config.get("claims", {}).items():
+            for i, premise in enumerate(claim.get("requires", [])):
+                if "converged" in premise:
+                    name = premise["converged"]["run"]
+                    self._check_premise_run(f"claims.{claim_name}.requires[{i}].converged.run", name)
+                    names[name] = None
+        return list(names)
+
+    def _twin(self, name: str) -> Run:
+        """The seed-0 twin of run `name` trained for `TWIN_FACTOR` times the epochs."""
+        base = self.resolve(name, self.seeds_of(name)[0])
+        spec = {**base.spec, "recipe": stretched(base.spec["recipe"], TWIN_FACTOR)}
+        twin = Run(f"{name}{TWIN_SUFFIX}", base.seed, spec, base.teacher, base.teacher_file)
+        self._runs[(twin.name, twin.seed)] = twin
+        return twin
+
+    def _check_premise_run(self, where: str, name: str) -> None:
+        if name not in self.config["runs"]:
+            raise ConfigError(f"{where}: {name!r} is not defined in runs")
+        if "weights" in self.config["runs"][name]:
+            raise ConfigError(f"{where}: {name!r} is a weights file; only a trained run has epochs to double")
 
     def _check_dataset(self, name: str, entry: dict) -> None:
         if entry["dataset"] not in self.config["datasets"]:
@@ -365,11 +416,17 @@ class Registry:
                         f"{where}.{side}: column {claim['column']!r} shows best-on-validation weights, "
                         f"and run {claim[side]!r} holds out no validation split"
                     )
+            if len(compared) == 2 and claim["a"] == claim["b"]:
+                raise ConfigError(f"{where}: compares run {claim['a']!r} with itself")
             if len(compared) == 2 and not set(self.seeds_of(claim["a"])) & set(self.seeds_of(claim["b"])):
                 raise ConfigError(
                     f"{where}: runs {claim['a']!r} and {claim['b']!r} share no seed; "
                     "a claim pairs the same seed on both sides"
                 )
+            for i, premise in enumerate(claim.get("requires", [])):
+                if "stronger" in premise:
+                    for side in ("run", "than"):
+                        self._check_premise_run(f"{where}.requires[{i}].stronger.{side}", premise["stronger"][side])
 
     def _check_reference(self, table: str, definition: dict) -> None:
         """A reference value stands only beside a row trained on the data it was measured on."""
@@ -468,22 +525,51 @@ class Registry:
                 needed.setdefault(path, (run, column.evaluation, column.weights))
         return list(needed.values())
 
-    def claim_runs(self) -> dict[str, list[Run]]:
-        """{run name: its runs, one per seed} of every run a claim compares."""
-        claims = self.config.get("claims", {}).values()
-        names = dict.fromkeys(claim[side] for claim in claims for side in ("a", "b") if isinstance(claim[side], str))
-        return {name: self.seeds(name) for name in names}
-
-    def claim_evaluations(self) -> list[str]:
-        """Every evaluation file a claim reads, without repeats."""
-        paths = {}
+    def _claim_reads(self) -> list[tuple[str, str]]:
+        """(run name, column) of every value a claim or one of its premises reads; a `converged`
+        premise reads its run and the run's twin (named with TWIN_SUFFIX)."""
+        reads = {}
         for claim in self.config.get("claims", {}).values():
-            column = COLUMNS[claim["column"]]
-            for side in ("a", "b"):
-                if isinstance(claim[side], str):
-                    for run in self.seeds(claim[side]):
-                        paths.setdefault(run.evaluation_path(column.evaluation, column.weights))
-        return list(paths)
+            sides = [claim[side] for side in ("a", "b") if isinstance(claim[side], str)]
+            reads.update(dict.fromkeys((name, claim["column"]) for name in sides))
+            for premise in claim.get("requires", []):
+                if "stronger" in premise:
+                    stronger = premise["stronger"]
+                    reads.update(
+                        dict.fromkeys((name, stronger["column"]) for name in (stronger["run"], stronger["than"]))
+                    )
+                elif "converged" in premise:
+                    name = premise["converged"]["run"]
+                    for column in premise["converged"]["columns"]:
+                        reads.update(dict.fromkeys([(name, column), (name + TWIN_SUFFIX, column)]))
+                else:
+                    reads.update(dict.fromkeys((name, premise["operating_point"]["column"]) for name in sides))
+        return list(reads)
+
+    def claim_runs(self) -> dict[str, list[Run]]:
+        """{run name: its runs, one per seed} of every run a claim or its premises read (a twin:
+        its one run)."""
+        names = dict.fromkeys(name for name, _ in self._claim_reads())
+        return {name: self._named(name) for name in names}
+
+    def _named(self, name: str) -> list[Run]:
+        if name.endswith(TWIN_SUFFIX):
+            return [self.twins[name.removesuffix(TWIN_SUFFIX)]]
+        return self.seeds(name)
+
+    def claim_evaluations(self) -> list[tuple[Run, str, str]]:
+        """(run, evaluation, weights) of every evaluation file a claim or its premises read,
+        without repeats."""
+        found = {}
+        for name, column_name in self._claim_reads():
+            column = COLUMNS[column_name]
+            for run in self._named(name):
+                if column.weights == "best" and column.evaluation != "metrics" and not run.validated:
+                    continue
+                found.setdefault(
+                    run.evaluation_path(column.evaluation, column.weights), (run, column.evaluation, column.weights)
+                )
+        return list(found.values())
 
     def attacked(self) -> list[tuple[Run, str]]:
         """(run, weights) of every AutoAttack file the tables read, without repeats."""

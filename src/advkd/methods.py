@@ -84,8 +84,11 @@ class Method:
     attack_mode: str = "eval"  # default of the option `attack_mode` (ATTACK_MODES)
     nesterov: bool = False  # default of the option `nesterov`: SGD with Nesterov momentum
     # Forward passes per training image, for the cost model: the student's with gradients (x and
-    # x' for the robust-distillation losses) and the teacher's (x and x' for AdaAD).
+    # x' for the robust-distillation losses), the student's without gradients (TRADES: its
+    # attack's clean target, and the train-mode pass that moves batch norm as trades.py's third
+    # forward does) and the teacher's (x and x' for AdaAD).
     student_passes: int = 1
+    plain_passes: int = 0
     teacher_passes: int = 1
 
     def __post_init__(self):
@@ -166,6 +169,7 @@ _DECLARED = [
         attack="kl_student_clean",
         attack_start="gaussian",
         student_passes=2,
+        plain_passes=2,
     ),
     Method(
         "ard",

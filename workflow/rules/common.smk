@@ -109,9 +109,11 @@ def get_autoattack_params(wildcards):
 
 
 def get_pgd_params(wildcards):
-    """PGD's own settings and the points and eps it shares with AutoAttack."""
+    """PGD's own settings and the points, eps and layout it shares with AutoAttack (the layout
+    only when set, as AutoAttack's settings are the config's as written)."""
     attack = REGISTRY.autoattack
-    return canonical_json({**attack["pgd"], **{k: attack[k] for k in ("eps", "n", "batch_size", "seed")}})
+    shared = ("eps", "n", "batch_size", "seed") + (("channels_last",) if attack["channels_last"] else ())
+    return canonical_json({**attack["pgd"], **{k: attack[k] for k in shared}})
 
 
 def get_table_runs(wildcards):
@@ -174,16 +176,17 @@ def get_figure_run_names(wildcards):
 
 
 def get_claim_inputs(wildcards):
-    return REGISTRY.claim_evaluations()
+    return [run.evaluation_path(e, w) for run, e, w in REGISTRY.claim_evaluations()]
 
 
 def get_claims(wildcards):
-    """In the config's order, which the report keeps."""
-    return json.dumps(config["claims"])
+    """[name, claim] pairs in the config's order, which the report keeps; each claim as canonical
+    JSON, so the same claims with their keys in another order rerun nothing."""
+    return canonical_json([[name, claim] for name, claim in config["claims"].items()])
 
 
 def get_claim_run_folders(wildcards):
-    """{run name: {seed: its folder}} of every run a claim compares."""
+    """{run name: {seed: its folder}} of every run a claim or its premises read."""
     return canonical_json({name: {str(r.seed): r.folder for r in runs} for name, runs in REGISTRY.claim_runs().items()})
 
 

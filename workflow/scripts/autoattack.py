@@ -20,7 +20,7 @@ with evaluation_job(sm) as job:
     settings = {key: attack[key] for key in ("eps", "norm", "version", "batch_size", "seed")}
     output = Path(sm.output[0])
     result = run_autoattack(
-        folded(job.model),
+        folded(job.model, attack["channels_last"]),
         job.data.test_x[:n],
         job.data.test_y[:n],
         attacks=attack.get("attacks"),

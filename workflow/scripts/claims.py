@@ -1,4 +1,5 @@
-"""Rule claims: every claim of the config judged over paired seeds, as Markdown and CSV."""
+"""Rule claims: every claim of the config, its premises checked, judged over paired seeds and test
+points, as Markdown and CSV."""
 
 import json
 
@@ -12,7 +13,7 @@ with job_log(sm.log[0]):
     folders = json.loads(sm.params.seeds)  # run name -> seed -> its folder
     found = read_evaluations({name: list(seeds.values()) for name, seeds in folders.items()}, sm.input.evaluations)
     evaluations = {name: dict(zip(seeds, found[name])) for name, seeds in folders.items()}
-    verdicts = claims.evaluate_all(json.loads(sm.params.claims), evaluations)
+    verdicts = claims.evaluate_all(map(tuple, json.loads(sm.params.claims)), evaluations)
     for path, text in (
         (sm.output.md, claims.to_markdown(verdicts, sm.params.title)),
         (sm.output.csv, claims.to_frame(verdicts).to_csv(index=False)),

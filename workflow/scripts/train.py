@@ -20,7 +20,7 @@ with job_log(sm.log[0], sm.threads) as log, claim as device:
     teacher = load_model(spec["teacher"], data, sm.input.teacher, device) if spec["teacher"] else None
     checkpoint = Path(sm.output.model).with_name("checkpoint.pt")
     result = fit(spec, data, run_id, checkpoint, teacher=teacher, device=device)
-    metrics = run_metrics(result.model, data, spec, result.history, run_id, result.best)
+    metrics = run_metrics(result.model, data, spec, result.history, run_id, result.best, result.final_test)
     log.info("run %s: %s", run_id, metrics)
     write_json(sm.output.history, result.history)
     write_json(sm.output.gradients, result.gradients)

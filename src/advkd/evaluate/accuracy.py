@@ -38,14 +38,19 @@ def predict(
     return torch.cat(outputs, dim=-2) if outputs else torch.empty(0)
 
 
+def scored(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **kwargs) -> tuple[torch.Tensor, float]:
+    """(whether each example is classified correctly, on the CPU; mean cross-entropy)."""
+    logits = predict(model, images, **kwargs)
+    labels = labels.to(logits.device)
+    return (logits.argmax(1) == labels).cpu(), F.cross_entropy(logits, labels).item()
+
+
 def accuracy_and_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **kwargs) -> tuple[float, float]:
     """(accuracy in [0, 1], mean cross-entropy) over the given examples."""
     if len(labels) == 0:
         return float("nan"), float("nan")
-    logits = predict(model, images, **kwargs)
-    labels = labels.to(logits.device)
-    acc = (logits.argmax(1) == labels).float().mean().item()
-    return acc, F.cross_entropy(logits, labels).item()
+    correct, loss = scored(model, images, labels, **kwargs)
+    return correct.float().mean().item(), loss
 
 
 def subset_accuracies(

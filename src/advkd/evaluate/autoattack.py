@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..io import load_torch, save_torch
+from ..points import pack
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def run_autoattack(
             robust = torch.cat([model(xb).argmax(1) == yb for xb, yb in _batches(x, y, batch_size)]).cpu()
         state = {"key": state_key, "robust": robust, "batch_size": batch_size, "stage": 0, "survivors": None}
         state.update(clean_acc=robust.float().mean().item(), after={}, attack_seconds={}, done=0)
+        state["points"] = {"clean": pack(robust)}
     robust, batch_size = state["robust"], state["batch_size"]
     started = time.time()
     for stage in range(state["stage"], len(sequence)):
@@ -98,6 +100,7 @@ def run_autoattack(
                 robust.float().mean().item(),
             )
         state["after"][attack] = robust.float().mean().item()
+        state["points"][attack] = pack(robust)
         # Seconds of this attack, summed over restarts: what the cost model is fitted to.
         state["attack_seconds"][attack] = round(state.pop("stage_seconds"), 3)
         state.update(stage=stage + 1, survivors=None)
@@ -117,6 +120,7 @@ def run_autoattack(
         "robust_acc": robust.float().mean().item(),
         "batch_size": batch_size,
         "seconds": sum(state["attack_seconds"].values()),
+        "points": state["points"],  # per point: correct clean, and still robust after each attack
     }
 
 
@@ -129,7 +133,7 @@ def _resume(path: str | Path | None, key: str, n: int) -> dict | None:
     if path is None or not Path(path).is_file():
         return None
     state = load_torch(path)
-    if state.get("key") != key or len(state["robust"]) != n:
+    if state.get("key") != key or len(state["robust"]) != n or "points" not in state:
         log.warning("AutoAttack: %s was saved for another model or other settings; starting afresh", path)
         return None
     log.info("AutoAttack: resuming from %s at attack %d, %d points attacked", path, state["stage"] + 1, state["done"])

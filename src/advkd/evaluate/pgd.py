@@ -8,7 +8,7 @@ from torch import nn
 from ..attacks import pgd_linf
 
 
-def pgd_accuracy(
+def pgd_correct(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -17,17 +17,22 @@ def pgd_accuracy(
     steps: int,
     batch_size: int = 500,
     seed: int = 0,
-) -> float:
-    """Accuracy of `model` (eval mode, fp32) on L-inf PGD points from uint8 `images`, random start
-    drawn from a generator seeded with `seed`."""
+) -> torch.Tensor:
+    """Whether `model` (eval mode, fp32) classifies each L-inf PGD point from uint8 `images`
+    correctly (on the CPU), the random start drawn from a generator seeded with `seed`."""
     device = next(model.parameters()).device
     model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)
-    correct = 0
+    correct = []
     for start in range(0, len(labels), batch_size):
         x = images[start : start + batch_size].to(device).float().div_(255.0)
         y = labels[start : start + batch_size].to(device)
         x_adv = pgd_linf(model, x, y, eps=eps, step_size=step_size, steps=steps, generator=generator)
         with torch.no_grad():
-            correct += int((model(x_adv).argmax(1) == y).sum())
-    return correct / len(labels)
+            correct.append((model(x_adv).argmax(1) == y).cpu())
+    return torch.cat(correct) if correct else torch.zeros(0, dtype=torch.bool)
+
+
+def pgd_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *args, **kwargs) -> float:
+    """The share of `pgd_correct`'s points still classified correctly."""
+    return int(pgd_correct(model, images, labels, *args, **kwargs).sum()) / len(labels)

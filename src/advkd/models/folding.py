@@ -77,11 +77,13 @@ class FoldedTwin:
         return self.twin
 
 
-def folded(model: nn.Module) -> nn.Module:
+def folded(model: nn.Module, channels_last: bool = False) -> nn.Module:
     """`model` as an evaluation attack should run it: its folded twin when it has a batch norm to
-    fold (AutoAttack and PGD-20 spend all their passes in eval mode), else the model in eval mode."""
+    fold (AutoAttack and PGD-20 spend all their passes in eval mode), else the model in eval mode;
+    in channels_last memory format if asked (the twin is not synced again, so it may be converted)."""
     twin = FoldedTwin(model)
-    return twin.sync() if twin.folds else model.eval()
+    attacked = twin.sync() if twin.folds else model.eval()
+    return attacked.to(memory_format=torch.channels_last) if channels_last else attacked
 
 
 def _tensors(model: nn.Module) -> dict[str, torch.Tensor]:

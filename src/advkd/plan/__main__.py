@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import ConfigError, check, load, merge
 from . import is_done, plan_jobs
 from .rates import DATASHEETS, Rates, gpu_rates, probe_cpu
+from .resolution import resolutions
 from .survival import SOURCES, Survivals
 from .work import Job
 
@@ -82,7 +83,44 @@ def main(argv: list[str] | None = None) -> int:
         speedups = ", ".join(f"{kind} x{s:.2f}" for kind, s in gpu.capture_speedup.items()) or "none measured"
         print(f"Captured training steps (recipe capture): the GPU's steady-state speed-up, {speedups}.")
     print(survival_summary(registry, args.directory))
+    found = resolutions(registry, args.directory)
+    if found:
+        print()
+        print(resolution_table(found, registry.config["claims"]))
     return 0
+
+
+def resolution_table(found: list, claims: dict) -> str:
+    """Per claim: the smallest difference its plan resolves (advkd.plan.resolution)."""
+    rows = []
+    for r in found:
+        paper = claims[r.claim].get("paper")
+        noise = f"{r.seed_sd:.2f} / {r.point_sd:.1f} ({r.source})"
+        cells = (
+            r.claim,
+            str(r.family),
+            str(r.seeds),
+            str(r.points),
+            noise,
+            f"{r.detectable:.2f}",
+            f"{paper:+.2f}" if paper is not None else "-",
+        )
+        rows.append(cells)
+    header = (
+        "claim",
+        "family",
+        "seeds",
+        "points",
+        "noise: seed / point sd",
+        "resolves (80 % power)",
+        "source's difference",
+    )
+    note = (
+        "Resolution: the smallest true difference (points) the planned seeds and test points find at 80 % power, "
+        "two-sided at 0.05 over the family's size (Holm's first level); noise from a prior, or measured from the "
+        "claim's runs under --directory (advkd.plan.resolution)."
+    )
+    return _table(header, rows) + "\n" + note
 
 
 def survival_summary(registry, workdir: Path) -> str:

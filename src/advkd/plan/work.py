@@ -5,9 +5,9 @@ A training job: every epoch, each kept training image passes the student forward
 multi-exit method), the teacher forward (its own FLOPs; on x and x' for AdaAD; for ADR the
 student's weight average), and for an adversarial method `steps` PGD forward + input-backward
 passes (2 each) on the deepest path, through the teacher too when it is in the attack (AdaAD);
-then the end-of-epoch test pass. The
-job then evaluates the run: one pass over the test set (more with class subsets or exits); a
-weights file evaluated only has that pass as its job.
+then the test pass every `test_every` epochs and after the last. The job then evaluates the run:
+one pass over the test set (more with class subsets or exits), less the last epoch's when an fp32
+recipe lets the metrics reuse it; a weights file evaluated only has that pass as its job.
 AutoAttack: its documented budgets, the first attack on the points classified correctly and the
 later ones on those it leaves (`survival`: expected fractions). PGD: `steps` forward + backward
 passes and one forward.
@@ -86,17 +86,34 @@ def model_key(model: dict, shape: tuple[int, int, int]) -> str:
     return canonical_json({"model": complete(model, "model"), "shape": list(shape)})
 
 
+def scored_epochs(epochs: int, every: int) -> int:
+    """How many of `epochs` a pass scored every `every` epochs and after the last one visits."""
+    return epochs // every + bool(epochs % every)
+
+
 def forward_passes(method: Method, attack_steps: int) -> tuple[int, int, int]:
     """Forward-pass equivalents per training image (a backward costs about two forwards): of the
     trained network with every exit (forward and backward on each of the method's inputs), of its
-    deepest path under attack (a forward and an input-backward per PGD step), and of the teacher
-    (its forwards, and its input-backwards when the attack goes through it, as AdaAD's does)."""
+    deepest path (a forward and an input-backward per PGD step, and its forwards without
+    gradients), and of the teacher (its forwards, and its input-backwards when the attack goes
+    through it, as AdaAD's does)."""
     teacher = method.teacher_passes + (2 * attack_steps if method.attack == "kl_teacher_adversarial" else 0)
-    return 3 * method.student_passes, 2 * attack_steps, teacher
+    return 3 * method.student_passes, 2 * attack_steps + method.plain_passes, teacher
 
 
-def training_job(run: Run, size: DatasetSize) -> Job:
-    spec, method = run.spec, get_method(run.spec["method"]["name"])
+@dataclass(frozen=True)
+class StepWork:
+    """FLOPs per training image of one step of a run: the student's (its passes and its attack's)
+    and its teacher's; and the student's plain forward, which its test passes cost."""
+
+    student: float
+    teacher: float
+    forward: float
+    teacher_model: dict | None
+
+
+def step_work(spec: dict, size: DatasetSize) -> StepWork:
+    method = get_method(spec["method"]["name"])
     recipe = complete(spec["recipe"], "recipe")
     student = forward_flops(spec["model"], size.shape, size.classes)
     trained = forward_flops(spec["model"], size.shape, size.classes, every_exit=method.exits)
@@ -107,14 +124,25 @@ def training_job(run: Run, size: DatasetSize) -> Job:
     attack_steps = recipe["attack"]["steps"] if method.adversarial else 0
     trained_passes, attack_passes, teacher_passes = forward_passes(method, attack_steps)
     per_image = trained_passes * trained + attack_passes * student
-    teacher_per_image = teacher_passes * teacher
+    return StepWork(per_image, teacher_passes * teacher, student, teacher_model)
+
+
+def training_job(run: Run, size: DatasetSize) -> Job:
+    spec, method = run.spec, get_method(run.spec["method"]["name"])
+    recipe = complete(spec["recipe"], "recipe")
+    work = step_work(spec, size)
+    student, teacher_model = work.forward, work.teacher_model
+    per_image, teacher_per_image = work.student, work.teacher
+    attack_steps = recipe["attack"]["steps"] if method.adversarial else 0
     n, epochs = training_images(spec["data"], size), recipe["epochs"]
-    evaluation = 1 + bool(spec["data"].get("drop_classes")) + bool(method.exits)  # passes for metrics.json
+    reused = recipe["precision"] == "fp32"  # the metrics reuse the last epoch's fp32 test pass
+    evaluation = 1 - reused + bool(spec["data"].get("drop_classes")) + bool(method.exits)  # passes for metrics.json
     teacher_flops = epochs * n * teacher_per_image
-    flops = epochs * (n * per_image + size.n_test * student) + evaluation * size.n_test * student + teacher_flops
+    tests = scored_epochs(epochs, recipe["test_every"])
+    flops = epochs * n * per_image + (tests + evaluation) * size.n_test * student + teacher_flops
     if "validation" in recipe:  # each scoring: a clean pass and, if adversarial, PGD; then the best on the test set
         validation = recipe["validation"]
-        scorings = epochs // validation["every"] + bool(epochs % validation["every"])
+        scorings = scored_epochs(epochs, validation["every"])
         pgd_passes = 2 * validation["pgd_steps"] + 1 if method.adversarial else 0
         flops += scorings * validation["size"] * (1 + pgd_passes) * student + size.n_test * student
     steps = epochs * math.ceil(n / recipe["batch_size"]) * (1 + attack_steps)
@@ -192,9 +220,9 @@ def attack_jobs(
 
 
 def plan_jobs(registry: Registry, workdir: Path | None = None) -> list[Job]:
-    """Every training (with its evaluation), AutoAttack and PGD job the config's tables and figure
-    need; AutoAttack priced from what the runs are expected to keep (measured under `workdir`
-    where the run's files are there)."""
+    """Every training (with its evaluation), AutoAttack and PGD job the config's tables, figure
+    and claims (their premises' twins included) need; AutoAttack priced from what the runs are
+    expected to keep (measured under `workdir` where the run's files are there)."""
     config = registry.config
     sizes = {key: dataset_size(spec) for key, spec in config["datasets"].items()}
     shown: dict[str, Run] = {}
@@ -206,6 +234,11 @@ def plan_jobs(registry: Registry, workdir: Path | None = None) -> list[Job]:
         for run, evaluation, weights in registry.table_evaluations(table):
             if evaluation in ATTACKS:
                 evaluations[run.id].add((evaluation, weights))
+    for run, evaluation, weights in registry.claim_evaluations():  # premises' runs too: the twins
+        shown.setdefault(run.id, run)
+        evaluations.setdefault(run.id, set())
+        if evaluation in ATTACKS:
+            evaluations[run.id].add((evaluation, weights))
     trained = {}
     for run in [*shown.values(), *registry.figure_runs(), *registry.exports.values()]:
         while run is not None and run.id not in trained:  # a run and the teachers it learns from

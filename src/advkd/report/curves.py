@@ -10,15 +10,10 @@ from pathlib import Path
 import numpy as np
 
 
-def mean_curve(histories: Sequence[list[dict]], key: str) -> np.ndarray:
-    """The per-epoch mean of `key` over seeds (each item is one seed's history.json)."""
-    length = min(len(history) for history in histories)
-    return np.mean([[row[key] for row in history[:length]] for history in histories], axis=0)
-
-
 def scored_curve(histories: Sequence[list[dict]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(epochs, mean over seeds) of a column scored every few epochs only (the validation's):
-    the epochs every seed scored."""
+    """(epochs, mean over seeds) of `key` (each item is one seed's history.json) over the epochs
+    every seed scored: a seed still running has fewer, and the test pass (`test_every`) and the
+    validation may score only every few epochs."""
     scored = [{row["epoch"]: row[key] for row in history if row.get(key) is not None} for history in histories]
     epochs = sorted(set.intersection(*(set(seed) for seed in scored)))
     return np.array(epochs), np.array([np.mean([seed[e] for seed in scored]) for e in epochs])
@@ -35,10 +30,9 @@ def plot(rows: Sequence[tuple[str, Sequence[list[dict]]]], path: str | Path, tit
     fig, axes = plt.subplots(1, 3 if validated else 2, figsize=(16 if validated else 11, 4))
     accuracy, loss = axes[:2]
     for label, histories in rows:
-        acc = 100 * mean_curve(histories, "test_acc")
-        epochs = np.arange(1, len(acc) + 1)
-        accuracy.plot(epochs, acc, label=f"{label} (n={len(histories)})")
-        loss.plot(epochs, mean_curve(histories, "test_loss"), label=label)
+        epochs, acc = scored_curve(histories, "test_acc")
+        accuracy.plot(epochs, 100 * acc, marker=".", label=f"{label} (n={len(histories)})")
+        loss.plot(*scored_curve(histories, "test_loss"), marker=".", label=label)
         if validated:
             scored, robust = scored_curve(histories, "val_robust_acc")
             axes[2].plot(scored, 100 * robust, marker=".", label=label)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, hold_out, reseed, select
 from ..devices import autocast
-from ..evaluate.accuracy import accuracy_and_loss
+from ..evaluate.accuracy import scored
 from ..experiments import ConfigError
 from ..io import load_torch
 from ..methods import Method, check_method_fits, get_method
@@ -60,6 +60,9 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     gradients: dict = field(default_factory=dict)
     best: dict | None = None  # with recipe `validation`: {"epoch", "score", "state"} of the best weights
+    # The last epoch's test (per-point correctness, loss) when it was computed in fp32, as the
+    # run's metrics compute it: `run_metrics` reuses it rather than making the same pass again.
+    final_test: tuple[torch.Tensor, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ class _Training:
         self.history: list[dict] = []
         self.grad_epochs: list[list[float]] = []
         self.start_epoch, self.partial = 0, None
+        self.final_test: tuple[torch.Tensor, float] | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -361,31 +365,38 @@ class _Training:
         self.totals.add(loss.detach(), taken.accuracy_logits().detach(), y)
 
     def end_epoch(self, epoch: int, totals: EpochTotals, lr: float, started: float) -> None:
-        """Test accuracy and loss, the history row, the epoch's gradient statistics, a checkpoint."""
-        test_acc, test_loss = accuracy_and_loss(
-            self.model, self.test_x, self.test_y, autocast_dtype=self.rt.autocast_dtype
-        )
+        """Test accuracy and loss (every `test_every` epochs and the last), the history row, the
+        epoch's gradient statistics, a checkpoint."""
+        epochs = self.recipe["epochs"]
         row = {
             "epoch": epoch + 1,
             "lr": lr,
             "train_loss": totals.loss_sum.item() / totals.seen,
             "train_acc": totals.correct.item() / totals.seen,
-            "test_acc": test_acc,
-            "test_loss": test_loss,
-            "seconds": round(time.time() - started, 3),
+            "test_acc": None,
+            "test_loss": None,
         }
-        if self.validation is not None and self.validation.due(epoch, self.recipe["epochs"]):
+        if (epoch + 1) % self.recipe["test_every"] == 0 or epoch + 1 == epochs:
+            test_started = time.time()
+            correct, loss = scored(self.model, self.test_x, self.test_y, autocast_dtype=self.rt.autocast_dtype)
+            accuracy, seconds = correct.float().mean().item(), round(time.time() - test_started, 3)
+            row.update(test_acc=accuracy, test_loss=loss, test_seconds=seconds)
+            if epoch + 1 == epochs and self.rt.autocast_dtype is None:
+                self.final_test = (correct, loss)
+        row["seconds"] = round(time.time() - started, 3)
+        if self.validation is not None and self.validation.due(epoch, epochs):
             row.update(self.validation.score(self.model, epoch))
         self.history.append(row)
         self.grad_epochs.append(self.grads.pop_epoch())
+        tested = "" if row["test_acc"] is None else f" test acc {row['test_acc']:.4f}"
         log.info(
-            "run %s epoch %d/%d: loss %.4f train acc %.4f test acc %.4f (%.1f s)",
+            "run %s epoch %d/%d: loss %.4f train acc %.4f%s (%.1f s)",
             self.run_id,
             epoch + 1,
-            self.recipe["epochs"],
+            epochs,
             row["train_loss"],
             row["train_acc"],
-            test_acc,
+            tested,
             row["seconds"],
         )
         self.save(epoch + 1)
@@ -428,7 +439,8 @@ def fit(
                     f"run {run_id}: SIGTERM received; checkpoint saved after epoch {epoch + 1}, where a re-run resumes"
                 )
     best = run.validation.best if run.validation is not None else None
-    return TrainResult(run.model.eval(), run.history, {"names": run.grads.names, "epochs": run.grad_epochs}, best)
+    gradients = {"names": run.grads.names, "epochs": run.grad_epochs}
+    return TrainResult(run.model.eval(), run.history, gradients, best, run.final_test)
 
 
 def repeated_step(

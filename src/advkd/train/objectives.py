@@ -42,7 +42,7 @@ class Step:
         progress: float = 0.0,
     ):
         self.x, self.y, self.x_adv, self.progress = x, y, None, progress
-        self._student_forward, self.teacher_model, self.autocast = student, teacher, autocast
+        self.student_forward, self.teacher_model, self.autocast = student, teacher, autocast
         self._adversarial, self._teacher_sees_adversarial = adversarial, teacher_sees_adversarial
         self._students: dict[bool, torch.Tensor | Exits] = {}
         self._teachers: dict[bool, torch.Tensor] = {}
@@ -56,7 +56,7 @@ class Step:
         adversarial = self._adversarial if adversarial is None else adversarial
         if adversarial not in self._students:
             with self.autocast():
-                self._students[adversarial] = self._student_forward(self._input(adversarial))
+                self._students[adversarial] = self.student_forward(self._input(adversarial))
         return self._students[adversarial]
 
     def teacher(self, adversarial: bool | None = None) -> torch.Tensor:
@@ -113,7 +113,12 @@ def byot_step(step: Step, *, alpha: float, temperature: float, hint_weight: floa
 
 @registered(LOSSES, "trades")
 def trades_step(step: Step, *, beta: float) -> torch.Tensor:
-    return losses.trades(step.student(False), step.student(True), step.y, beta)
+    clean, adversarial = step.student(False), step.student(True)
+    # trades.py (`trades_loss`) passes the clean x through the model in train mode a second time
+    # for the KL's target: the same logits, but batch norm's running statistics move a third time.
+    with torch.no_grad(), step.autocast():
+        step.student_forward(step.x)
+    return losses.trades(clean, adversarial, step.y, beta)
 
 
 @registered(LOSSES, "ard")
