@@ -40,7 +40,7 @@ from .ema import WeightAverage
 from .gradstats import GradientStats
 from .objectives import ATTACK_OBJECTIVES, LOSSES, Step
 from .schedule import build_optimizer, learning_rate
-from .validation import Validation
+from .validation import Validation, scored_after
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +376,7 @@ class _Training:
             "test_acc": None,
             "test_loss": None,
         }
-        if (epoch + 1) % self.recipe["test_every"] == 0 or epoch + 1 == epochs:
+        if scored_after(epoch, epochs, self.recipe["test_every"]):
             test_started = time.time()
             correct, loss = scored(self.model, self.test_x, self.test_y, autocast_dtype=self.rt.autocast_dtype)
             accuracy, seconds = correct.float().mean().item(), round(time.time() - test_started, 3)

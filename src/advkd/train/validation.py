@@ -12,13 +12,18 @@ from ..evaluate.accuracy import accuracy_and_loss
 from ..evaluate.pgd import pgd_accuracy
 
 
+def scored_after(epoch: int, epochs: int, every: int) -> bool:
+    """Whether a pass scored every `every` epochs, and always after the last, runs after `epoch`."""
+    return (epoch + 1) % every == 0 or epoch + 1 == epochs
+
+
 class Validation:
     def __init__(self, x: torch.Tensor, y: torch.Tensor, settings: dict, attack: dict | None, autocast_dtype):
         self.x, self.y, self.settings, self.attack, self.autocast_dtype = x, y, settings, attack, autocast_dtype
         self.best: dict | None = None  # {"epoch", "score", "state"}: the best weights so far, on the CPU
 
     def due(self, epoch: int, epochs: int) -> bool:
-        return (epoch + 1) % self.settings["every"] == 0 or epoch + 1 == epochs
+        return scored_after(epoch, epochs, self.settings["every"])
 
     def score(self, model: nn.Module, epoch: int) -> dict:
         """This epoch's history columns; keeps the weights if they are the best yet (PGD accuracy
