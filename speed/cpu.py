@@ -30,12 +30,12 @@ from pathlib import Path
 import torch
 import torch._inductor.config
 
-from advkd.config import check, load, merge
+from advkd.config import check, load_merged
 from advkd.evaluate import run_autoattack, run_metrics
 from advkd.evaluate.autoattack import Unfoolable
-from advkd.experiments import Run
 from advkd.models.folding import folded
 from advkd.plan.work import step_work
+from advkd.runs import Run
 from advkd.schema import complete
 from advkd.sizes import dataset_size, training_images
 from advkd.train import build_for_data, fit, repeated_step
@@ -273,9 +273,7 @@ def step_rows(report, run: Run, settings: Settings, variants: dict[str, dict], p
 def run(report, config_paths: list[Path], smoke: bool = False) -> None:
     """Print and record (in `report`, a speed.__main__.Report) every figure of the section."""
     settings = SMOKE if smoke else Settings()
-    config: dict = {}
-    for path in config_paths:
-        merge(config, load(path))
+    config = load_merged(config_paths)
     threads = check(config).compute["threads_per_job"]
     cores = os.cpu_count() or 1
     torch.set_num_threads(threads)

@@ -41,7 +41,7 @@ import torch
 from advkd.attacks import pgd_linf
 from advkd.data import PreparedDataset
 from advkd.data.prepared import from_raw
-from advkd.data.sources import RawSplits
+from advkd.data.readers import RawSplits
 from advkd.devices import claim_device, pick_device, visible_devices
 from advkd.evaluate import count_flops, run_autoattack
 from advkd.evaluate.autoattack import Unfoolable

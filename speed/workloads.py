@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from advkd.data import PreparedDataset, write_idx
 from advkd.data.prepared import from_raw
-from advkd.data.sources import RawSplits
+from advkd.data.readers import RawSplits
 from advkd.train import Runtime, build_for_data, build_optimizer, fit
 
 

@@ -1,5 +1,5 @@
 """One training step of each method as its official code runs it, written here from the facts of
-those files (advkd.sources names them; nothing is copied): which mode the model is in while
+those files (advkd.official names them; nothing is copied): which mode the model is in while
 attacking, where the attack starts, what it maximises with which reduction, and the loss with the
 code's own reductions and multipliers. tests/test_fidelity.py runs advkd's step beside these.
 

@@ -10,10 +10,12 @@ import pytest
 import yaml
 from scipy import stats
 
-from advkd.experiments import ConfigError, Registry, stretched
+import advkd.config
+from advkd.errors import ConfigError
 from advkd.points import pack, unpack
 from advkd.report.claims import evaluate_all, statement, to_frame, to_markdown
 from advkd.report.inference import estimate, holm, planned
+from advkd.runs import Registry, stretched
 
 from .conftest import REPO
 
@@ -104,11 +106,18 @@ def runs_of(values: dict[str, list[float]]) -> dict:
         ([50.1, 49.9, 50.0], [50.0] * 3, {}, "inconclusive"),  # no equivalence bound stated
         ([91.0, 92.2], [90.0, 91.0], {}, "screening"),  # 2 seeds, fewer than the default 3
         ([91.0, 92.2], [90.0, 91.0], {"min_seeds": 2}, "inconclusive"),  # [-6.4, 8.6] at 1 dof
+        # seed sd 1 over 3 seeds: se 0.577, (t(0.975, 2) + t(0.8, 2)) x se = (4.303 + 1.061) x 0.577 = 3.10
+        ([51.0, 52.0, 53.0], [50.0, 50.0, 50.0], {"effect": 3.0}, "underpowered"),
+        ([51.0, 52.0, 53.0], [50.0, 50.0, 50.0], {"effect": 3.2}, "inconclusive"),
+        ([51.0, 52.0, 53.0], [50.0, 50.0, 50.0], {"paper": -1.5}, "underpowered"),  # the source's 1.5 points
+        ([91.0, 92.2, 90.4], [90.0, 91.0, 89.0], {"effect": 50.0}, "holds"),  # a decided claim stays decided
     ],
 )
 def test_verdicts(a, b, extra, verdict):
     (found,) = evaluate_all([("c", claim(**extra))], runs_of({"tfkd": a, "base": b}))
     assert found.verdict == found.raw == verdict
+    if a == [51.0, 52.0, 53.0]:  # differences 1, 2, 3: sd 1
+        assert found.detectable == pytest.approx((stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * 3**-0.5)
 
 
 def test_a_failed_premise_gives_no_verdict_and_shows_its_figure():
@@ -198,7 +207,7 @@ def test_a_claim_naming_what_its_table_lacks_is_a_one_line_config_error(change, 
     config = copy.deepcopy(DEMO)
     config["claims"] = {"c": {**DEMO["claims"]["tfkd_reg_beats_the_baseline"], **change}}
     with pytest.raises(ConfigError) as error:
-        Registry(config)
+        advkd.config.check(config)
     assert str(error.value) == message
 
 
@@ -206,7 +215,7 @@ def test_a_claim_between_runs_without_a_common_seed_is_a_config_error():
     config = copy.deepcopy(DEMO)
     config["runs"]["resnet18_tfkd_reg"]["seeds"] = [7]
     with pytest.raises(ConfigError, match="share no seed; a claim pairs the same seed on both sides"):
-        Registry(config)
+        advkd.config.check(config)
 
 
 @pytest.mark.parametrize(
@@ -223,7 +232,7 @@ def test_claims_that_cannot_be_judged_are_one_line_config_errors(change, message
     config = copy.deepcopy(DEMO)
     config["claims"] = {"c": {**DEMO["claims"]["tfkd_reg_beats_the_baseline"], **change}}
     with pytest.raises(ConfigError) as error:
-        Registry(config)
+        advkd.config.check(config)
     assert str(error.value) == message
 
 

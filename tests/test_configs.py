@@ -5,6 +5,7 @@ import copy
 import csv
 import json
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -102,7 +103,7 @@ def test_the_fashion_protocol_runs_end_to_end_on_real_data(tmp_path):
 
 
 def test_mnist_offline_is_one_merged_key_away():
-    """README, "MNIST offline": the idx files replace the download by merging one key."""
+    """README, section 4 (MNIST files at hand): the idx files replace the download by merging one key."""
     config = advkd.config.merge(
         copy.deepcopy(PAPER), {"datasets": {"mnist": {"source": "idx_dir", "path": "/data/mnist"}}}
     )
@@ -134,3 +135,15 @@ def test_the_robust_fashion_protocol_runs_end_to_end_with_its_claims(tmp_path):
     with open(reports / "table7.csv") as f:
         adr = next(row for row in csv.DictReader(f) if row["run"] == "rd_adr")
     assert attack["n"] == 20 and float(adr["autoattack_mean"]) == pytest.approx(100 * attack["robust_acc"])
+    # the config's AutoAttack budget against the standard version, on one trained run of this workdir
+    budget = subprocess.run(
+        [sys.executable, "-m", "speed.attack_budget", str(tmp_path), str(config), str(shrink), "--run", "resnet18_at"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert budget.returncode == 0, budget.stderr[-3000:]
+    (pgd_at,) = [json.loads(p.read_text()) for p in tmp_path.glob("results/runs/resnet18_at.s0.*/autoattack_last.json")]
+    assert f"config   apgd-ce, apgd-t: robust {100 * pgd_at['robust_acc']:.2f} %" in budget.stdout, budget.stdout
+    assert "standard apgd-ce, apgd-t, fab-t, square: robust" in budget.stdout
+    assert "points only the standard version breaks:" in budget.stdout

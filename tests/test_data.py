@@ -1,8 +1,10 @@
+import gzip
 import hashlib
 
 import numpy as np
 import pytest
 import torch
+import torchvision
 
 from advkd.data import (
     DeviceBatches,
@@ -14,8 +16,10 @@ from advkd.data import (
     select,
     write_idx,
 )
+from advkd.datasets import DATASETS
+from advkd.sizes import known_size
 
-from .conftest import FASHION_DIR
+from .conftest import FASHION_DIR, REPO
 
 
 def sha256(path):
@@ -54,6 +58,50 @@ def test_idx_dir_reads_debian_fashion_mnist(tmp_path):
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
     assert data.num_classes == 10
     assert torch.bincount(data.test_y).tolist() == [1000] * 10
+
+
+def torchvision_folder(root, name) -> None:
+    """torchvision's raw layout of an MNIST-format dataset (root/<class>/raw/<files>, unpacked),
+    from Debian's Fashion-MNIST files: real idx files, whatever the entry's own images are."""
+    raw = root / DATASETS[name].torchvision / "raw"
+    raw.mkdir(parents=True)
+    for packed in FASHION_DIR.glob("*.gz"):
+        (raw / packed.stem).write_bytes(gzip.decompress(packed.read_bytes()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_declared_dataset_loads_with_its_declared_size(name, tmp_path):
+    """Each entry of the dataset table through the loader its config entry uses: digits offline;
+    an idx dataset from its files and through torchvision's own class (offline, from a folder in
+    torchvision's layout); CIFAR only where its download is already here."""
+    declared = DATASETS[name]
+    specs = {"digits": {"source": "digits"}} if name == "digits" else {}
+    root = tmp_path / "downloads"
+    if declared.idx_names:
+        if not FASHION_DIR.is_dir():
+            pytest.skip("needs Debian's dataset-fashion-mnist for idx files")
+        torchvision_folder(root, name)
+        specs["idx_dir"] = {"source": "idx_dir", "path": str(FASHION_DIR), "name": name}
+    if declared.torchvision:
+        if not declared.idx_names:  # a workflow's download, resources/downloads/<dataset key>/<its folder>
+            folder = getattr(torchvision.datasets, declared.torchvision).base_folder
+            found = sorted((REPO / "resources" / "downloads").glob(f"*/{folder}"))
+            if not found:
+                pytest.skip(f"{name}: torchvision's files are not here (offline; they download online)")
+            root = found[0].parent
+        specs["torchvision"] = {"source": "torchvision", "name": name, "download": False}
+    for source, spec in specs.items():
+        data = prepare(spec, root, tmp_path / f"{source}.pt")
+        assert (tuple(data.train_x.shape[1:]), len(data.train_y), len(data.test_y), data.num_classes) == (
+            declared.shape,
+            declared.n_train,
+            declared.n_test,
+            declared.classes,
+        ), source
+        assert known_size(spec) == known_size(specs[next(iter(specs))])  # the size the check reads
+        if declared.idx_names:
+            assert tuple(data.classes) == declared.idx_names or source == "torchvision"
 
 
 def test_class_filters_and_limit():

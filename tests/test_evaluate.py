@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from advkd.evaluate import STANDARD_ATTACKS, run_autoattack, subset_accuracies
+from advkd.evaluate.autoattack import Unfoolable
 from advkd.models.folding import folded
 from advkd.points import unpack
 from advkd.train import fit
@@ -49,3 +50,38 @@ def test_autoattack_on_the_folded_twin_equals_the_eval_model(digits, tmp_path):
     on_model, on_twin = run_autoattack(model, x, y, **settings), run_autoattack(twin, x, y, **settings)
     assert on_twin["clean_acc"] == on_model["clean_acc"] and on_twin["after"] == on_model["after"]
     assert on_model["robust_acc"] < on_model["clean_acc"]  # the attack does break points
+
+
+class Counted(torch.nn.Module):
+    """Counts the forward passes: how many iterations an attack spent."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.calls = model, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.model(x)
+
+
+@pytest.mark.parametrize(("attack", "key", "default"), [("apgd-ce", "restarts", 5), ("apgd-t", "target_classes", 9)])
+def test_a_custom_budget_sets_the_iterations_the_attack_spends(trained_mlp, digits, attack, key, default):
+    """Against a model no attack can fool, every point gets the whole budget: each restart or
+    target class adds the same passes, and no setting keeps pyautoattack's own."""
+
+    def passes(value):
+        model = Counted(Unfoolable(trained_mlp.model))
+        settings = {key: value} if value is not None else {}
+        run_autoattack(
+            model, digits.test_x[:4], digits.test_y[:4] * 0, eps=0.05, version="custom", attacks=[attack], **settings
+        )
+        return model.calls
+
+    one, two, three = passes(1), passes(2), passes(3)
+    assert two - one == three - two > 0
+    assert passes(None) == one + (default - 1) * (two - one)
+
+
+def test_a_budget_for_the_standard_version_is_refused(trained_mlp, digits):
+    with pytest.raises(ValueError, match="apply to version custom"):
+        run_autoattack(trained_mlp.model, digits.test_x[:4], digits.test_y[:4], eps=0.05, restarts=1)

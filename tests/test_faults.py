@@ -1,4 +1,4 @@
-"""The fault table (README, "Reliability"): one test per bad input or fault, and what the user sees.
+"""The fault table (docs/reliability.md): one test per bad input or fault, and what the user sees.
 
 Bad configs are checked in-process against `config/demo.yaml` with one value broken, and a few
 through the Snakemake CLI to show the one-line error, the exit status and that no job started.
@@ -27,9 +27,9 @@ import advkd.config
 import advkd.io
 import advkd.joblog
 from advkd.data import CorruptDatasetError, DataUnavailableError, IdxFormatError, load, prepare, read_idx, write_idx
-from advkd.data.sources import load_idx_dir
+from advkd.data.readers import load_idx_dir
+from advkd.errors import ConfigError
 from advkd.evaluate import run_autoattack, run_metrics
-from advkd.experiments import ConfigError
 from advkd.io import load_torch, write_json
 from advkd.train import CheckpointMismatchError, NonFiniteLossError, Preempted, fit, load_weights
 from advkd.train.ema import WeightAverage
@@ -99,7 +99,10 @@ BAD_CONFIGS = {
     "multistep without milestones": (lambda c: c["recipes"]["resnet"]["schedule"].pop("milestones"), r"recipes\.resnet\.schedule: 'milestones' is a required property"),
     "exponential without gamma": (lambda c: c["recipes"]["adversarial"]["schedule"].pop("gamma"), r"recipes\.adversarial\.schedule: 'gamma' is a required property"),
     "custom AutoAttack without attacks": (lambda c: c["autoattack"].update(version="custom"), r"autoattack: 'attacks' is a required property"),
-    "standard AutoAttack with attacks": (lambda c: c["autoattack"].update(attacks=["apgd-ce"]), r"autoattack\.attacks: version standard runs its own four attacks; set version: custom"),
+    "standard AutoAttack with attacks": (lambda c: c["autoattack"].update(attacks=["apgd-ce"]), r"autoattack\.attacks: version standard runs its own four attacks with their own budgets; set version: custom"),
+    "standard AutoAttack with restarts": (lambda c: c["autoattack"].update(restarts=1), r"autoattack\.restarts: version standard runs its own four attacks with their own budgets; set version: custom"),
+    "capture with compile": (lambda c: c["recipes"]["mlp"].update(capture=True, compile=True), r"recipes\.mlp: capture and compile together have never run \(a captured step replays the eager step's CUDA graph\); choose one"),
+    "more target classes than wrong classes": (lambda c: c["autoattack"].update(version="custom", attacks=["apgd-t"], target_classes=10), r"autoattack\.target_classes: 10, but dataset 'digits' has 10 classes, so at most 9 wrong ones to target"),
     "dataset name not a plain name": (lambda c: c["datasets"].update({"digits (8x8)": {"source": "digits"}}), r"datasets: 'digits \(8x8\)' is not a plain name"),
     "table name not a plain name": (lambda c: c["tables"].update({"table.7": c["tables"]["table1"]}), r"tables: 'table\.7' is not a plain name"),
     "Figure 1 rows of different architectures": (lambda c: c["figure1"]["rows"].append({"label": "MLP", "run": "mlp_student"}), r"figure1\.rows: figure1\.rows\[0\] \(resnet18\) and figure1\.rows\[3\] \(mlp_student\) have different layers"),
@@ -199,7 +202,7 @@ def test_bit_flipped_dataset_file_fails_its_checksum(tmp_path):
 
 def test_damaged_download_names_the_file(tmp_path):
     """torchvision's MD5 table catches the damaged CIFAR-10 batch; the message names it."""
-    from advkd.data.sources import load_torchvision
+    from advkd.data.readers import load_torchvision
 
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()

@@ -2,7 +2,7 @@
 step as its official code (tests/official_steps.py), with the options, multipliers and attack
 settings that the paper config resolves for the run, on CIFAR-10 and on CIFAR-100: the same x', the
 same loss, the same parameter gradients, the same batch-norm statistics after the step (TRADES
-excepted: advkd.sources says why). An edit of the config or of a method's defaults that breaks
+excepted: advkd.official says why). An edit of the config or of a method's defaults that breaks
 fidelity fails here.
 
 The models are small ResNets on 8x8 images with batch norm, so the model's mode while attacking
@@ -20,8 +20,8 @@ from torch import nn
 import advkd.config
 from advkd.methods import get_method
 from advkd.models import build_model
+from advkd.official import SOURCES
 from advkd.schema import complete_spec
-from advkd.sources import SOURCES
 from advkd.train.ema import WeightAverage
 from advkd.train.loop import Runtime, _StepRunner
 from advkd.train.schedule import build_optimizer
@@ -78,7 +78,7 @@ def official_facts(name: str, dataset: str) -> dict:
 
 
 def official_step(spec: dict, student: nn.Module, teacher: nn.Module | None, x, y):
-    """The official code's step with the method's own values from that code (advkd.sources), not
+    """The official code's step with the method's own values from that code (advkd.official), not
     the config's: a config that strays from them gives another loss. The attack's eps, step size
     and steps are the table's protocol, shared by every row (differences listed beside the table)."""
     name, dataset = spec["method"]["name"], spec["dataset"]["name"]

@@ -15,6 +15,6 @@ def test_the_library_never_imports_snakemake():
 
 
 def test_the_run_registry_imports_no_torch():
-    """The Snakefile imports advkd.experiments at DAG time, once per cluster job: it must stay light."""
-    loaded = modules_loaded_by("import advkd.experiments")
+    """The Snakefile imports advkd.runs and advkd.config at DAG time, once per cluster job: it must stay light."""
+    loaded = modules_loaded_by("import advkd.runs, advkd.config")
     assert "torch" not in loaded and "snakemake" not in loaded

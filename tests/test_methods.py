@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from advkd.config import check_schema
-from advkd.experiments import ConfigError
+from advkd.errors import ConfigError
 from advkd.methods import METHODS, REQUIRED, method_schema
 from advkd.schema import complete, schema
 from advkd.train.objectives import LOSSES
@@ -49,7 +49,7 @@ def test_defaults_come_from_the_table():
 def test_a_methods_own_choices_are_its_official_codes():
     """The model's mode while attacking, the start and Nesterov: ARD attacks in train mode from an
     unclipped start, ADR in train mode with Nesterov SGD, TRADES and the codes built on it in eval
-    mode from x + 0.001 N (advkd.sources names the files)."""
+    mode from x + 0.001 N (advkd.official names the files)."""
     own = {name: complete({"name": name}, "method") for name in ("trades", "ard", "rslad", "adaad", "adr")}
     assert {name: o["attack_mode"] for name, o in own.items()} == {
         "trades": "eval",

@@ -150,6 +150,9 @@ def test_the_paper_plan_is_priced_in_seconds_from_the_command_line():
     assert done.returncode == 0, done.stderr
     assert re.search(r"^total +\| 279 \(0 done\)", done.stdout, re.M) and "hours h100" in done.stdout
     assert "COLLAPSED" not in done.stderr  # the probe's own runs stay quiet
+    # Re-KD's +0.17 points: 3 seeds resolve about 2.6, so the plan calls it underpowered beforehand
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("rekd_improves_the_teacher ")]
+    assert [cell.strip() for cell in row.split("|")][-3:] == ["+0.17", "0.17", "no: underpowered"], row
 
 
 def test_a_cpu_config_gets_no_notice_and_a_gpu_plan_without_cuda_does(tmp_path):
@@ -209,6 +212,23 @@ def test_autoattack_runs_its_first_attack_on_the_correct_points_and_the_rest_on_
     assert expected.flops == pytest.approx(forward * (10_000 + 8_000 * 200 + 5_000 * (1800 + 2700 + 5000)))
     assert expected.query_flops == pytest.approx(forward * 5_000 * 5000)
     assert (expected.steps, expected.queries) == (16 * 100 + 10 * (900 + 900), 10 * 5000)
+
+
+def test_a_custom_budget_prices_its_restarts_and_target_classes_and_pgd_its_own_points():
+    """APGD-CE with 1 restart of 100 iterations and APGD-T with 3 target classes of 100, on
+    1,000 points; PGD-20 (41 passes a point) on its own 4,000."""
+    config = copy.deepcopy(PAPER)
+    config["autoattack"].update(
+        version="custom", attacks=["apgd-ce", "apgd-t"], restarts=1, target_classes=3, n=1000, batch_size=500
+    )
+    config["autoattack"]["pgd"] = {**config["autoattack"]["pgd"], "n": 4000}
+    registry = advkd.config.check(config)
+    job, forward, size = _autoattack_job(registry, "resnet18_at")
+    assert job.flops == forward * 1000 * (1 + 200 + 600)
+    assert job.steps == 2 * 100 + 2 * 300
+    (run,) = registry.seeds("resnet18_at")[:1]
+    (pgd,) = attack_jobs(run, size, registry.autoattack, {("pgd", "last")})
+    assert pgd.flops == forward * 4000 * (2 * registry.autoattack["pgd"]["steps"] + 1)
 
 
 def _fractions(survival: Survival) -> tuple:

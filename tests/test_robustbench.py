@@ -6,6 +6,7 @@ one-line config error before any job."""
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 
 import pytest
@@ -14,7 +15,8 @@ import yaml
 
 import advkd.config
 from advkd.architectures import ARCHITECTURES
-from advkd.experiments import ConfigError, file_sha256
+from advkd.digests import file_sha256
+from advkd.errors import ConfigError
 from advkd.models import build_model
 from advkd.models.files import load_into
 from advkd.robustbench import SUPPORTED, cache_path
@@ -53,6 +55,28 @@ def test_a_file_in_robustbench_layout_computes_the_described_network(arch, tmp_p
         ours, described = model(x), forward(arch, state, x)
     assert torch.allclose(ours, described, atol=1e-4, rtol=1e-4), (ours - described).abs().max()
     assert ours.std() > 0.1  # a network that computes something, not a constant
+
+
+def test_a_file_without_batch_norm_counters_loads_as_torch_loads_it(tmp_path):
+    """Files saved by torch before 0.4 lack `num_batches_tracked`; torch's batch norm fills them in."""
+    spec, state = {"arch": "rb_resnet18", "width": 0.125}, layout("rb_resnet18", 0.125, 3, 10)
+    path = tmp_path / "old.pt"
+    robustbench_file(path, {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")})
+    model = load_into(build_model(spec, (3, 32, 32), 10, [0.5] * 3, [0.25] * 3), path, spec).eval()
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(model(x), forward("rb_resnet18", state, x), atol=1e-4, rtol=1e-4)
+    assert all(int(b) == 0 for name, b in model.named_buffers() if name.endswith("num_batches_tracked"))
+
+
+class RunsCode:
+    """A pickle that would run a command when loaded without `weights_only`."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.mark.parametrize(
@@ -120,7 +144,21 @@ def bad_file(tmp_path) -> dict[str, tuple[dict, str, str]]:
     wrn = tmp_path / "wrn.pt"
     robustbench_file(wrn, layout("wrn34_10", 0.1, 1, 10))
     small, elsewhere = {"arch": "wrn34_10", "width": 0.1}, str(tmp_path / "x")
+    text, code = tmp_path / "notes.pt", tmp_path / "code.pt"
+    text.write_text("not a checkpoint\n")
+    torch.save({"state_dict": RunsCode(tmp_path / "ran")}, code)
     return {
+        "not a checkpoint": (
+            {"checkpoint": str(text), "model": small},
+            "digits",
+            r"^runs\.downloaded\.weights: .*notes\.pt: not a PyTorch checkpoint \(\w+: .*\)$",
+        ),
+        "a pickle that runs code": (
+            {"checkpoint": str(code), "model": small},
+            "digits",
+            r"^runs\.downloaded\.weights: .*code\.pt: refused: it holds objects that loading would run code to build, "
+            r"not only tensors \(.*system.*\)$",
+        ),
         "missing file": (
             {"checkpoint": str(tmp_path / "nowhere.pt"), "model": small},
             "digits",
@@ -160,7 +198,7 @@ def bad_file(tmp_path) -> dict[str, tuple[dict, str, str]]:
 @pytest.mark.parametrize(
     "case",
     ["missing file", "missing RobustBench entry", "unknown id", "hash differs", "weights of another model",
-     "weights for other data"],
+     "weights for other data", "not a checkpoint", "a pickle that runs code"],
 )  # fmt: skip
 def test_a_bad_weights_file_is_a_one_line_config_error(tmp_path, case):
     weights, dataset, message = bad_file(tmp_path)[case]
@@ -169,6 +207,7 @@ def test_a_bad_weights_file_is_a_one_line_config_error(tmp_path, case):
     with pytest.raises(ConfigError, match=message) as err:
         check_weights_files(advkd.config.check(copy.deepcopy(config)).weights_files())
     assert "\n" not in str(err.value)
+    assert not (tmp_path / "ran").exists()  # refused without running the pickle's command
 
 
 def test_an_evaluated_run_cannot_be_a_teacher_or_a_claims_side(tmp_path):

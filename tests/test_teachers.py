@@ -11,7 +11,8 @@ import torch
 import yaml
 
 import advkd.config
-from advkd.experiments import ConfigError, file_sha256
+from advkd.digests import file_sha256
+from advkd.errors import ConfigError
 from advkd.models import build_model
 from advkd.train import load_model
 

@@ -184,9 +184,11 @@ def test_how_to_run_plans_nothing(workdir):
         config.write_text(original)
 
 
-def test_pgd_settings_rerun_pgd_and_no_autoattack(workdir, tmp_path):
+@pytest.mark.parametrize("pgd", ["{steps: 10, step_size: 0.025}", "{steps: 20, step_size: 0.025, n: 150}"])
+def test_pgd_settings_rerun_pgd_and_no_autoattack(workdir, tmp_path, pgd):
+    """Its steps, or its own points (more than AutoAttack's)."""
     change = tmp_path / "pgd.yaml"
-    change.write_text("autoattack: {pgd: {steps: 10, step_size: 0.025}}\n")
+    change.write_text(f"autoattack: {{pgd: {pgd}}}\n")
     jobs = planned(workdir, extra_configs=(change,))
     assert {rule for rule, _ in jobs} == {"pgd", "table", "index", "all"}
     assert {run for rule, run in jobs if rule == "pgd"} == {

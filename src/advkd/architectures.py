@@ -36,4 +36,3 @@ ARCHITECTURES = {
     "rb_resnet18": Architecture("robustbench_resnet", "ResNet-18", 1, (2, 2, 2, 2)),
     "rb_preact_resnet18": Architecture("robustbench_preact", "PreActResNet-18", 1, (2, 2, 2, 2)),
 }
-CONVOLUTIONAL = tuple(name for name, a in ARCHITECTURES.items() if a.family != "mlp")

@@ -40,7 +40,7 @@ class Column:
 
     @property
     def file(self) -> str:
-        """The evaluation's file in a run's folder (advkd.experiments.evaluation_file)."""
+        """The evaluation's file in a run's folder."""
         return evaluation_file(self.evaluation, self.weights)
 
 

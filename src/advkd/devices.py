@@ -11,7 +11,7 @@ sees. With a single visible device there is nothing to share out and no lock is 
 
 A small model leaves most of a GPU idle (its step is bound by kernel launches, not arithmetic), so
 `compute.jobs_per_gpu: N` gives each device N slots: `--resources gpu=N*G` on G GPUs then runs N
-jobs on each, spread over the devices before any doubles up (README, "Several jobs per GPU").
+jobs on each, spread over the devices before any doubles up (README, section 4, "Several jobs per GPU").
 """
 
 from __future__ import annotations

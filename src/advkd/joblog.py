@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message says everything (imported lazily: torch loads only inside a job)."""
     from .data import CorruptDatasetError, DataUnavailableError, IdxFormatError
-    from .experiments import ConfigError
+    from .errors import ConfigError
     from .train import CheckpointMismatchError, NonFiniteLossError, Preempted
 
     return (

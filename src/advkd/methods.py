@@ -10,7 +10,7 @@ exactly the declared options.
 
 A method's own choices belong here, not to a recipe: its loss and options, what its attack
 maximises and where it starts, the model's mode while attacking (`attack_mode`) and Nesterov
-momentum (`nesterov`). Their defaults are the official code's (`advkd.sources` names the files);
+momentum (`nesterov`). Their defaults are the official code's (`advkd.official` names the files);
 a run may set another value in its `method:` entry, and its table lists it as a deviation. A
 recipe holds what a table's rows share: epochs, schedule, weight decay, batch, the attack's eps
 and steps.

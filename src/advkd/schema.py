@@ -2,13 +2,14 @@
 
 `config.schema.yaml` documents each key and carries its `default`; `$defs/method` and
 `$defs/column` are generated from the method and column tables (`advkd.methods`,
-`advkd.columns`). `complete(value, "recipe")` fills in every default that applies to a config
+`advkd.columns`), the architecture and dataset names from theirs (`advkd.architectures`,
+`advkd.datasets`). `complete(value, "recipe")` fills in every default that applies to a config
 part, following the schema's `$ref`s and its `if`/`then` variants (per dataset source, model
 architecture, method, schedule). Code that consumes a spec completes it
 once and then reads keys directly. Needs only PyYAML: the GPU check and job scripts use it where
 jsonschema is not installed (`advkd.config` validates with jsonschema).
 
-Run ids hash a run's spec as the config writes it (`advkd.experiments`), so adding a default here
+Run ids hash a run's spec as the config writes it (`advkd.runs`), so adding a default here
 changes no id; changing one changes what a run computes and bumps `SPEC_VERSION`.
 """
 
@@ -23,8 +24,9 @@ import yaml
 
 from .architectures import ARCHITECTURES
 from .columns import column_schema
+from .datasets import IDX, TORCHVISION
 from .methods import method_schema
-from .sources import SOURCES
+from .official import SOURCES
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -37,6 +39,7 @@ def schema() -> dict:
     loaded["$defs"]["method"] = method_schema()
     loaded["$defs"]["column"] = column_schema()
     loaded["$defs"]["source"] = {"enum": list(SOURCES)}
+    _name_datasets(loaded["$defs"]["dataset"])
     _expand_families(loaded["$defs"]["model"])
     return loaded
 
@@ -49,6 +52,14 @@ def _expand_families(model: dict) -> None:
         if enum.get("enum", [None])[0] == "families":
             families = set(enum["enum"][1:])
             enum["enum"] = [name for name, arch in ARCHITECTURES.items() if arch.family in families]
+
+
+def _name_datasets(dataset: dict) -> None:
+    """A `torchvision` source's and an `idx_dir`'s `name` enums: the dataset table's."""
+    for branch in dataset["allOf"]:
+        source, names = branch["if"]["properties"]["source"]["const"], branch["then"]["properties"]
+        if "name" in names:
+            names["name"]["enum"] = list({"torchvision": TORCHVISION, "idx_dir": IDX}[source])
 
 
 def definition(name: str) -> dict:
@@ -80,7 +91,7 @@ def complete(value: Any, node: dict | str) -> Any:
 
 
 def complete_spec(spec: dict) -> dict:
-    """A run spec (`advkd.experiments`, README "Run specs") with the defaults of its model,
+    """A run spec (`advkd.runs`; docs/library.md, "Training one run from Python") with the defaults of its model,
     method and recipe filled in; a teacher's spec (or a teacher file's model) is completed too."""
     out = dict(spec)
     for part in ("model", "method", "recipe"):

@@ -11,6 +11,7 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
+from .datasets import DATASETS
 from .schema import complete
 
 
@@ -22,13 +23,10 @@ class DatasetSize:
     classes: int
 
 
-# Sizes known before any download (torchvision's datasets, scikit-learn's digits split).
+# Sizes known before any download: the dataset table's.
 KNOWN_SIZES = {
-    "digits": DatasetSize((1, 8, 8), 1437, 360, 10),
-    "mnist": DatasetSize((1, 28, 28), 60_000, 10_000, 10),
-    "fashion_mnist": DatasetSize((1, 28, 28), 60_000, 10_000, 10),
-    "cifar10": DatasetSize((3, 32, 32), 50_000, 10_000, 10),
-    "cifar100": DatasetSize((3, 32, 32), 50_000, 10_000, 100),
+    name: DatasetSize(dataset.shape, dataset.n_train, dataset.n_test, dataset.classes)
+    for name, dataset in DATASETS.items()
 }
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import advkd.config
 from advkd.columns import WEIGHTS_FILES
-from advkd.experiments import ConfigError, canonical_json
+from advkd.digests import canonical_json
+from advkd.errors import ConfigError
 from advkd.plan import RuntimeRequests, cpu_only_notice
 from advkd.schema import complete
 
@@ -109,11 +110,11 @@ def get_autoattack_params(wildcards):
 
 
 def get_pgd_params(wildcards):
-    """PGD's own settings and the points, eps and layout it shares with AutoAttack (the layout
-    only when set, as AutoAttack's settings are the config's as written)."""
+    """PGD's own settings and the eps, layout and (unless it gives its own) points it shares with
+    AutoAttack (the layout only when set, as AutoAttack's settings are the config's as written)."""
     attack = REGISTRY.autoattack
     shared = ("eps", "n", "batch_size", "seed") + (("channels_last",) if attack["channels_last"] else ())
-    return canonical_json({**attack["pgd"], **{k: attack[k] for k in shared}})
+    return canonical_json({**{k: attack[k] for k in shared}, **attack["pgd"]})
 
 
 def get_table_runs(wildcards):

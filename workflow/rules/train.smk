@@ -35,34 +35,6 @@ rule train:
         "../scripts/train.py"
 
 
-# A weights file that is only evaluated (a run with `weights:`): what rule train scores of a run,
-# without training. Its attacks are the autoattack and pgd rules', as for a trained run.
-rule evaluate:
-    input:
-        model=get_weights_file_of_run,
-        data=get_run_dataset,
-    output:
-        "results/runs/{run_id}/metrics.json",
-    log:
-        "logs/evaluate/{run_id}.log",
-    benchmark:
-        "benchmarks/evaluate/{run_id}.tsv"
-    wildcard_constraints:
-        run_id=EVALUATED_ID,
-    conda:
-        "../../envs/advkd.yaml"
-    threads: COMPUTE["threads_per_job"]
-    resources:
-        gpu=COMPUTE["gpus_per_job"],
-        device=COMPUTE["device"],
-        jobs_per_gpu=COMPUTE["jobs_per_gpu"],
-        runtime=get_evaluate_runtime,
-    params:
-        spec=get_run_spec,
-    script:
-        "../scripts/evaluate.py"
-
-
 # A run's last weights as an entry of a RobustBench model folder (config `exports:`): the file a
 # user hands to RobustBench's load_model, and that a run with `weights: {robustbench: ...}` evaluates.
 rule export:

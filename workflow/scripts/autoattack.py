@@ -6,8 +6,8 @@ attack runs on the model's folded twin (the same function without its batch norm
 import json
 from pathlib import Path
 
+from advkd.digests import file_sha256
 from advkd.evaluate import run_autoattack
-from advkd.experiments import file_sha256
 from advkd.io import write_json
 from advkd.joblog import evaluation_job
 from advkd.models.folding import folded
@@ -17,7 +17,8 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 with evaluation_job(sm) as job:
     attack = complete(json.loads(sm.params.attack), "autoattack")
     n = attack["n"] or len(job.data.test_y)
-    settings = {key: attack[key] for key in ("eps", "norm", "version", "batch_size", "seed")}
+    keys = ("eps", "norm", "version", "batch_size", "seed", "restarts", "target_classes")
+    settings = {key: attack[key] for key in keys}
     output = Path(sm.output[0])
     result = run_autoattack(
         folded(job.model, attack["channels_last"]),

@@ -4,7 +4,7 @@ from .batches import DeviceBatches, epoch_generator, random_crop, random_flip, r
 from .filters import class_mask, hold_out, select
 from .idx import IdxFormatError, read_idx, write_idx
 from .prepared import CorruptDatasetError, PreparedDataset, load, prepare
-from .sources import DataUnavailableError, load_source
+from .readers import DataUnavailableError, load_source
 
 __all__ = [
     "CorruptDatasetError",

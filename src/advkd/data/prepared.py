@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..io import load_torch, save_torch
-from .sources import RawSplits, load_source
+from .readers import RawSplits, load_source
 
 FORMAT_VERSION = 2  # 2 adds the arrays' SHA-256; files of format 1 still load, unverified
 READABLE_FORMATS = (1, 2)

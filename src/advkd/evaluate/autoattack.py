@@ -40,12 +40,16 @@ def run_autoattack(
     attacks: Sequence[str] | None = None,
     batch_size: int = 500,
     seed: int = 0,
+    restarts: int | None = None,
+    target_classes: int | None = None,
     state_path: str | Path | None = None,
     state_key: str = "",
 ) -> dict:
     """Clean and robust accuracy of `model` on uint8 `images`, and robust accuracy after each attack.
 
-    `version` is "standard" (APGD-CE, APGD-T, FAB-T, Square) or "custom" with `attacks` listed.
+    `version` is "standard" (APGD-CE, APGD-T, FAB-T, Square) or "custom" with `attacks` listed;
+    a custom version's `restarts` (APGD-CE, APGD-DLR, FAB) and `target_classes` (APGD-T, FAB-T)
+    replace the budgets pyautoattack's constructors give it (None keeps them: 5 restarts, 9 classes).
     The model is put in eval mode with its parameters frozen (FAB would otherwise also compute
     weight gradients it never uses); inputs are pixels in [0, 1]. With `state_path`, progress is
     saved there after every batch and resumed from it when its `state_key` (what identifies the
@@ -67,6 +71,7 @@ def run_autoattack(
         device=device,
         seed=seed,
     )
+    _set_budget(adversary, version, restarts, target_classes)
     sequence = list(adversary.attacks_to_run)
     state = _resume(state_path, state_key, len(y))
     if state is None:
@@ -114,6 +119,8 @@ def run_autoattack(
         "norm": norm,
         "version": version,
         "attacks": sequence,
+        "restarts": restarts,  # a custom version's budgets; None: pyautoattack's
+        "target_classes": target_classes,
         "clean_acc": state["clean_acc"],
         "after": state["after"],
         "attack_seconds": state["attack_seconds"],
@@ -122,6 +129,18 @@ def run_autoattack(
         "seconds": sum(state["attack_seconds"].values()),
         "points": state["points"],  # per point: correct clean, and still robust after each attack
     }
+
+
+def _set_budget(adversary, version: str, restarts: int | None, target_classes: int | None) -> None:
+    """A custom version's restarts and target classes, on the attack objects pyautoattack's
+    `AutoAttack` builds (autoattack.py: `apgd`, `fab` untargeted, `apgd_targeted`, `fab` targeted;
+    its standard version sets 1 restart and 9 target classes in `_set_version`)."""
+    if version != "custom" and (restarts, target_classes) != (None, None):
+        raise ValueError("restarts and target_classes apply to version custom; the standard version sets its own")
+    if restarts is not None:
+        adversary.apgd.n_restarts = adversary.fab.n_restarts = restarts
+    if target_classes is not None:
+        adversary.apgd_targeted.n_target_classes = adversary.fab.n_target_classes = target_classes
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, size: int):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..experiments import Registry
+from ..runs import Registry
 from ..sizes import dataset_size
 from .rates import Rates, gpu_rates
 from .work import Job, attack_jobs, evaluation_job, plan_jobs, training_job

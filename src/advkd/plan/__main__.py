@@ -13,7 +13,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from ..config import ConfigError, check, load, merge
+from ..config import ConfigError, check, load_merged
+from ..report.claims import effect_of_interest
 from . import is_done, plan_jobs
 from .rates import DATASHEETS, Rates, gpu_rates, probe_cpu
 from .resolution import resolutions
@@ -34,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        config: dict = {}
-        for path in args.configs:
-            merge(config, load(path))
+        config = load_merged(args.configs)
         registry = check(config)
     except ConfigError as err:
         print(f"advkd: invalid config: {err}", file=sys.stderr)
@@ -94,8 +93,9 @@ def resolution_table(found: list, claims: dict) -> str:
     """Per claim: the smallest difference its plan resolves (advkd.plan.resolution)."""
     rows = []
     for r in found:
-        paper = claims[r.claim].get("paper")
+        paper, effect = claims[r.claim].get("paper"), effect_of_interest(claims[r.claim])
         noise = f"{r.seed_sd:.2f} / {r.point_sd:.1f} ({r.source})"
+        resolved = "-" if effect is None else ("yes" if r.detectable <= effect else "no: underpowered")
         cells = (
             r.claim,
             str(r.family),
@@ -104,6 +104,8 @@ def resolution_table(found: list, claims: dict) -> str:
             noise,
             f"{r.detectable:.2f}",
             f"{paper:+.2f}" if paper is not None else "-",
+            "-" if effect is None else f"{effect:.2f}",
+            resolved,
         )
         rows.append(cells)
     header = (
@@ -114,11 +116,14 @@ def resolution_table(found: list, claims: dict) -> str:
         "noise: seed / point sd",
         "resolves (80 % power)",
         "source's difference",
+        "effect of interest",
+        "resolved",
     )
     note = (
         "Resolution: the smallest true difference (points) the planned seeds and test points find at 80 % power, "
         "two-sided at 0.05 over the family's size (Holm's first level); noise from a prior, or measured from the "
-        "claim's runs under --directory (advkd.plan.resolution)."
+        "claim's runs under --directory (advkd.plan.resolution). Effect of interest: the claim's `effect`, else the "
+        "source's difference; a claim that cannot resolve it is underpowered under this plan."
     )
     return _table(header, rows) + "\n" + note
 

@@ -260,7 +260,7 @@ def _loop_overheads() -> tuple[float, float, float]:
     import numpy as np
 
     from ..data.prepared import from_raw
-    from ..data.sources import RawSplits
+    from ..data.readers import RawSplits
     from ..train import fit
 
     logging.getLogger("advkd.train").setLevel(logging.ERROR)  # random labels: every probe run is "at chance"

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..columns import COLUMNS
-from ..experiments import Registry
 from ..report.claims import ALPHA, paired, read_values
 from ..report.inference import estimate, planned
+from ..runs import Registry
 from ..sizes import dataset_size
+from .work import attacked_points
 
 SEED_SD = {"clean": 1.0, "robust": 2.0}  # points, one seed's difference
 POINT_SD = {"clean": 100 * math.sqrt(0.1), "robust": 100 * math.sqrt(0.25)}  # points, one point's difference
@@ -49,9 +50,8 @@ def planned_points(registry: Registry, claim: dict) -> int:
     """Test points per seed behind the claim's column: the test set, or the attacked points."""
     dataset = registry.config["datasets"][registry.config["runs"][claim["a"]]["dataset"]]
     n_test = dataset_size(dataset).n_test
-    if COLUMNS[claim["column"]].evaluation == "metrics":
-        return n_test
-    return min(registry.autoattack["n"] or n_test, n_test)
+    evaluation = COLUMNS[claim["column"]].evaluation
+    return n_test if evaluation == "metrics" else attacked_points(registry.autoattack, evaluation, n_test)
 
 
 def measured_noise(registry: Registry, claim: dict, workdir: Path) -> tuple[float, float] | None:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..columns import COLUMNS
-from ..experiments import Registry, Run
 from ..methods import get_method
+from ..runs import Registry, Run
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..columns import ATTACKS, evaluation_file
-from ..experiments import Registry, Run, canonical_json
+from ..digests import canonical_json
 from ..methods import Method, get_method
+from ..runs import Registry, Run
 from ..schema import complete
 from ..sizes import DatasetSize, dataset_size, training_images
 from .flops import forward_flops
@@ -30,13 +31,32 @@ from .survival import WORST_CASE, Survival, Survivals
 
 # AutoAttack's attack budgets, in iterations per point (pyautoattack 0.2.0, autoattack.py: the
 # standard version sets APGD to 1 restart of 100 iterations, APGD-T and FAB-T to 9 target classes
-# of 100, Square to 5000 queries; the custom version keeps the constructors' 5 restarts for APGD
-# and FAB) and forward-equivalents per iteration (APGD: forward + input-backward; FAB: those and a
-# forward to check the step; Square: one forward per query).
+# of 100 with 1 restart, Square to 5000 queries; the custom version keeps the constructors' 5
+# restarts for APGD and FAB unless `autoattack.restarts` and `target_classes` say otherwise) and
+# forward-equivalents per iteration (APGD: forward + input-backward; FAB: those and a forward to
+# check the step; Square: one forward per query).
 ATTACK_ITERATIONS = {
     "standard": {"apgd-ce": 100, "apgd-t": 900, "fab-t": 900, "square": 5000},
     "custom": {"apgd-ce": 500, "apgd-dlr": 500, "apgd-t": 900, "fab": 500, "fab-t": 900, "square": 5000},
 }
+
+
+def attack_iterations(attack: dict) -> dict[str, int]:
+    """Iterations per point of each attack under the completed `autoattack` settings."""
+    iterations = dict(ATTACK_ITERATIONS[attack["version"]])
+    if attack.get("restarts") is not None:
+        iterations.update(dict.fromkeys(("apgd-ce", "apgd-dlr", "fab"), 100 * attack["restarts"]))
+    if attack.get("target_classes") is not None:
+        iterations.update(dict.fromkeys(("apgd-t", "fab-t"), 100 * attack["target_classes"]))
+    return iterations
+
+
+def attacked_points(attack: dict, evaluation: str, n_test: int) -> int:
+    """How many test points an evaluation attacks: AutoAttack its `n`, PGD its own `n` when given."""
+    n = attack["pgd"].get("n", attack["n"]) if evaluation == "pgd" else attack["n"]
+    return min(n or n_test, n_test)
+
+
 PASSES_PER_ITERATION = {"apgd-ce": 2, "apgd-dlr": 2, "apgd-t": 2, "fab": 3, "fab-t": 3, "square": 1}
 # Attacks whose iterations are forward passes without gradients (Square's queries): on a CPU a
 # forward alone costs well under half a forward + input-backward, per image and per call.
@@ -182,11 +202,11 @@ def attack_jobs(
     attacks (advkd.plan.survival); without it, all of them (the worst case)."""
     forward = forward_flops(run.spec["model"], size.shape, size.classes)
     key = model_key(run.spec["model"], size.shape)
-    n = min(attack["n"] or size.n_test, size.n_test)
-    iterations = ATTACK_ITERATIONS[attack["version"]]
+    iterations = attack_iterations(attack)
     chosen = attack.get("attacks") or list(iterations)
     jobs = []
     for evaluation, weights in sorted(evaluations):
+        n = attacked_points(attack, evaluation, size.n_test)
         if evaluation == "autoattack":
             expected = survival(run, weights) if survival else WORST_CASE
             attacked = [n * (expected.clean if i == 0 else expected.robust) for i in range(len(chosen))]

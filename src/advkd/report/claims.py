@@ -13,7 +13,10 @@ reads "loses at most 3 points"). Verdicts, in the order they are decided:
 - `holds` / `reversed here`: the Holm-adjusted p-value of "a - b = margin" is below 0.05, the
   difference on the claimed side / on the other side (the 95 % interval then excludes the margin).
 - `negligible`: not significant, and the whole 95 % interval lies within +-`equivalence`.
-- `inconclusive`: none of these.
+- `underpowered`: none of these, and the smallest difference these seeds and points resolve (at
+  80 % power, Holm's first level) is larger than the claim's effect of interest (`effect`, else
+  the source's own difference): the runs could not have found it.
+- `inconclusive`: none of these, with the effect of interest resolvable (or none stated).
 
 Premises (`requires`), each read from the same evaluation files: `stronger` (a run beats another
 by at least some points on a column, means over their seeds), `converged` (a seed-0 twin trained
@@ -32,13 +35,12 @@ import numpy as np
 import pandas as pd
 
 from ..columns import COLUMNS
-from ..experiments import TWIN_SUFFIX
 from ..points import unpack
+from ..runs import TWIN_SUFFIX
 from .inference import Estimate, estimate, holm
 from .tables import read_cell
 
 ALPHA = 0.05
-VERDICTS = ("holds", "reversed here", "negligible", "inconclusive", "premise unmet", "screening")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Verdict:
     p_holm: float  # Holm-adjusted within the family (NaN for a claim not tested)
     probability: float  # P(the difference lies on the claimed side of the margin)
     detectable: float  # the smallest difference this run resolves at 80 % power, Holm's first level
+    effect: float | None  # the claim's effect of interest, points
     premises: str  # each premise's figure and whether it holds
     paper: float | None  # the source's own difference, where it gives one
     raw: str  # the verdict without the multiplicity correction
@@ -145,8 +148,17 @@ def check_premises(claim: dict, runs: dict[str, dict[str, dict]]) -> list[tuple[
     return results
 
 
-def decide(claim: dict, found: Estimate, premises_hold: bool, p: float) -> str:
-    """The verdict of a claim from its estimate and its p-value (raw or adjusted; see module)."""
+def effect_of_interest(claim: dict) -> float | None:
+    """Points: the smallest difference the claim is about (`effect`, else the source's own)."""
+    if "effect" in claim:
+        return claim["effect"]
+    return abs(claim["paper"]) if claim.get("paper") is not None else None
+
+
+def decide(claim: dict, found: Estimate, premises_hold: bool, p: float, detectable: float) -> str:
+    """The verdict of a claim from its estimate, its p-value (raw or adjusted; see module) and
+    the smallest difference its seeds and points resolve: an undecided claim that could not have
+    found its effect of interest is underpowered, not inconclusive."""
     if not premises_hold:
         return "premise unmet"
     if found.seeds < claim.get("min_seeds", 3):
@@ -159,6 +171,9 @@ def decide(claim: dict, found: Estimate, premises_hold: bool, p: float) -> str:
     bound = claim.get("equivalence")
     if bound is not None and -bound < low and high < bound:
         return "negligible"
+    effect = effect_of_interest(claim)
+    if effect is not None and detectable > effect:
+        return "underpowered"
     return "inconclusive"
 
 
@@ -198,16 +213,17 @@ def _verdict(name, claim, family, size, found, shown, premises, p_holm) -> Verdi
         nan = math.nan
         verdict = "premise unmet" if not hold else "screening"
         return Verdict(name, claim["source"], family, statement(claim), shown, 0, 0, nan, nan, nan, nan, nan, nan, nan,
-                       words, claim.get("paper"), verdict, verdict)  # fmt: skip
+                       effect_of_interest(claim), words, claim.get("paper"), verdict, verdict)  # fmt: skip
     low, high = found.interval()
     p = found.p_value(margin)
     above = found.probability_above(margin)
     probability = above if claim["expect"] == "greater" else 1 - above
     detectable = found.detectable(ALPHA / size)
-    raw = decide(claim, found, hold, p)
-    final = decide(claim, found, hold, p_holm if not math.isnan(p_holm) else p)
+    raw = decide(claim, found, hold, p, found.detectable(ALPHA))
+    final = decide(claim, found, hold, p_holm if not math.isnan(p_holm) else p, detectable)
     return Verdict(name, claim["source"], family, statement(claim), shown, found.seeds, found.points, found.mean,
-                   low, high, p, p_holm, probability, detectable, words, claim.get("paper"), raw, final)  # fmt: skip
+                   low, high, p, p_holm, probability, detectable, effect_of_interest(claim), words, claim.get("paper"),
+                   raw, final)  # fmt: skip
 
 
 def to_frame(verdicts: list[Verdict]) -> pd.DataFrame:
@@ -225,8 +241,9 @@ def to_markdown(verdicts: list[Verdict], title: str) -> str:
         f"# Claims: {title}",
         "",
         "| claim | source | statement | family | premises | seeds (a - b = difference) | points | mean difference "
-        "| 95 % interval | p (Holm) | P(claimed side) | resolution | source's difference | verdict (raw) | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| 95 % interval | p (Holm) | P(claimed side) | resolution | effect of interest | source's difference "
+        "| verdict (raw) | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for v in verdicts:
         span = "–" if math.isnan(v.low) else f"[{v.low:+.2f}, {v.high:+.2f}]"
@@ -234,7 +251,7 @@ def to_markdown(verdicts: list[Verdict], title: str) -> str:
         verdict = f"{v.verdict} under this protocol" if v.verdict == "holds" else v.verdict
         cells = (v.claim, v.source, v.statement, v.family, v.premises, v.seeds or "–", str(v.points or "–"),
                  signed(v.mean), span, p, plain(v.probability, "{:.2f}"), plain(v.detectable, "{:.2f}"),
-                 signed(v.paper), v.raw, verdict)  # fmt: skip
+                 "–" if v.effect is None else f"{v.effect:.2f}", signed(v.paper), v.raw, verdict)  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -246,7 +263,9 @@ def to_markdown(verdicts: list[Verdict], title: str) -> str:
         "true difference these seeds and points find at 80 % power at Holm's first level (0.05 / the family's "
         "size). Verdicts (see advkd.report.claims): premises first; fewer seeds than the claim's minimum screen "
         "only; holds or reversed here when the adjusted p is below 0.05; negligible when the interval lies "
-        "within the claim's equivalence bound; else inconclusive. Every verdict is about these runs under this "
+        "within the claim's equivalence bound; underpowered when the resolution is coarser than the claim's "
+        "effect of interest (`effect`, else the source's difference), so these runs could not have found it; "
+        "else inconclusive. Every verdict is about these runs under this "
         "config's protocol.",
     ]
     return "\n".join(lines) + "\n"

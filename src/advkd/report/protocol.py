@@ -1,8 +1,8 @@
-"""Beside a table: each row's settings that differ from its official code (`advkd.sources`) or from
+"""Beside a table: each row's settings that differ from its official code (`advkd.official`) or from
 the table's protocol (the recipe its rows share), and which reference values therefore stand
 beside a run made otherwise than their source made theirs.
 
-A row's source is the row's `source`, else its method's (when `advkd.sources` has one). Only the
+A row's source is the row's `source`, else its method's (when `advkd.official` has one). Only the
 settings a source states are compared; a source that states none for the row's dataset says so.
 """
 
@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..official import SOURCES, Source
 from ..schema import complete, complete_spec
 from ..sizes import identity
-from ..sources import SOURCES, Source
 
 REFERENCE_MARK = "†"
 # How to run, not what: never a deviation.

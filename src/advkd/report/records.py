@@ -43,6 +43,8 @@ def robustbench_record(run: dict, metrics: dict, attack: dict, code_version: str
     spec = run["spec"]
     clean = metrics["best"]["test_acc"] if run["weights"] == "best" and metrics.get("best") else metrics["test_acc"]
     attacks = "the standard version" if attack["version"] == "standard" else ", ".join(attack["attacks"])
+    budgets = [f"{attack[key]} {key.replace('_', ' ')}" for key in ("restarts", "target_classes") if attack.get(key)]
+    attacks += "".join(f"; {budget}" for budget in budgets)
     return {
         "link": "",
         "name": f"{run['name']} (a weights file)"

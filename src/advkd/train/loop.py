@@ -27,8 +27,8 @@ from tqdm import tqdm
 from ..attacks import pgd_linf
 from ..data import DeviceBatches, PreparedDataset, hold_out, reseed, select
 from ..devices import autocast
+from ..errors import ConfigError
 from ..evaluate.accuracy import scored
-from ..experiments import ConfigError
 from ..io import load_torch
 from ..methods import Method, check_method_fits, get_method
 from ..models import build_model
@@ -411,7 +411,8 @@ def fit(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train the run described by `spec` (see README "Run specs") on `data`, resuming if possible."""
+    """Train the run described by `spec` on `data`, resuming if possible (docs/library.md, "Training
+    one run from Python": keys left out take the schema's defaults)."""
     spec = complete_spec(spec)
     _check(spec, data, run_id, teacher)
     run = _Training(spec, data, run_id, checkpoint_path, teacher, device)

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..data import PreparedDataset
-from ..experiments import ConfigError, file_sha256
+from ..digests import file_sha256
+from ..errors import ConfigError
 from ..models import build_model
 from ..models.files import check_fits, load_into, read_state_dict
 from ..sizes import known_size

@@ -1,6 +1,10 @@
-"""Config -> run specs, their hashes and ids; which runs each table needs. Imports no torch.
+"""Config -> runs: every model the config's tables, figure and claims need, resolved to specs and
+ids, and which evaluation files each table and claim reads. Imports no torch.
 
-The Snakefile imports this at DAG time (on a cluster, once per job), so it must stay light.
+The Snakefile resolves this at DAG time (on a cluster, once per job), so it must stay light. The
+cross-checks of a config (does a method fit its model, a claim its table, ...) are `advkd.config`'s;
+resolution raises only where a run cannot be built at all (a name, teacher, dataset, recipe or
+weights file that does not exist, a teacher cycle).
 
 A run's spec is everything that determines its weights: dataset (with its source), class filter,
 model, method, the recipe, seed, the full spec of its teacher, and `SPEC_VERSION`. The id is
@@ -14,52 +18,19 @@ data split) bumps SPEC_VERSION, which changes every id and so reruns everything.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .columns import ATTACKS, COLUMNS, WEIGHTS_FILES, Column, evaluation_file
-from .methods import check_method_fits, get_method
+from .columns import COLUMNS, WEIGHTS_FILES, evaluation_file
+from .digests import file_sha256, spec_hash
+from .errors import ConfigError
 from .robustbench import cache_path, declared_model, supported_ids
 from .schema import complete, schema
 from .schema import definition as schema_definition
-from .sizes import identity, known_classes, known_size, training_images
+from .sizes import identity
 
 SPEC_VERSION = 3  # 3: TRADES moves batch norm's running statistics as trades.py does
-HASH_LENGTH = 10
-
-
-class ConfigError(ValueError):
-    """A config that names something that does not exist or cannot be built."""
-
-
-def layer_layout(model: dict) -> tuple:
-    """What fixes a model's layer names (Figure 1's columns): the architecture, an MLP's depth,
-    a ResNet's exits; widths change sizes, not names."""
-    model = complete(model, "model")
-    if model["arch"] == "mlp":
-        return ("mlp", len(model["hidden"]))
-    return (model["arch"], model["exits"])
-
-
-def canonical_json(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
-def spec_hash(spec: dict) -> str:
-    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:HASH_LENGTH]
-
-
-def file_sha256(path: str | Path) -> str:
-    """A weights file's identity: a teacher file enters its students' ids by content, not path."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 TWIN_FACTOR = 2  # a `converged` premise's twin trains for twice the epochs
 TWIN_SUFFIX = "+2x"  # its run name: the run's, and a character no config name can hold
@@ -133,7 +104,7 @@ class Run:
 
 
 class Registry:
-    """Every run the config's tables and figures need, resolved to specs and ids."""
+    """Every run the config's tables, figures and claims need, resolved to specs and ids."""
 
     def __init__(self, config: dict):
         self.config = config
@@ -153,7 +124,6 @@ class Registry:
         self.twins = {name: self._twin(name) for name in self._converged_runs()}
         self.exports  # noqa: B018 (resolved now, so an export naming no trained run is a config error)
         self._by_id = {run.id: run for run in self._runs.values()}
-        self._check_report_references()
 
     # -- resolution -------------------------------------------------------------------------
     def seeds_of(self, name: str) -> list[int]:
@@ -173,17 +143,12 @@ class Registry:
         if name in _chain:
             raise ConfigError(f"runs.{name}.teacher: teacher cycle {' -> '.join(_chain + (name,))}")
         entry = runs[name]
+        self._check_dataset(name, entry)
         if "weights" in entry:
             return self._resolve_evaluated(name, entry)
-        method = get_method(entry["method"]["name"])
         teacher_entry = entry.get("teacher")
-        problem = check_method_fits(method, teacher_entry is not None, complete(entry["model"], "model"))
-        if problem is not None:
-            key, message = problem
-            raise ConfigError(f"runs.{name}{key}: {message}")
         teacher, teacher_file, teacher_spec = None, None, None
         if isinstance(teacher_entry, dict):
-            self._check_dataset(name, entry)
             teacher_file, teacher_spec = self._weights(f"runs.{name}.teacher", teacher_entry, entry["dataset"])
         elif teacher_entry is not None:
             if teacher_entry not in runs:
@@ -195,27 +160,11 @@ class Registry:
                 )
             teacher_seeds = self.seeds_of(teacher_entry)
             teacher = self.resolve(teacher_entry, seed if seed in teacher_seeds else teacher_seeds[0], _chain + (name,))
-            if teacher.dataset != entry["dataset"]:
-                raise ConfigError(
-                    f"runs.{name}.teacher: {teacher_entry!r} trains on dataset {teacher.dataset!r}, the student on "
-                    f"{entry['dataset']!r}; a teacher must see the student's data"
-                )
             teacher_spec = teacher.spec
         dataset_key = entry["dataset"]
-        self._check_dataset(name, entry)
-        self._check_class_filter(name, entry, dataset_key)
         recipe_key = entry["recipe"]
         if recipe_key not in self.config["recipes"]:
             raise ConfigError(f"runs.{name}.recipe: {recipe_key!r} is not defined in recipes")
-        recipe = {k: v for k, v in self.config["recipes"][recipe_key].items() if k != "resources"}
-        if method.adversarial and "attack" not in recipe:
-            raise ConfigError(f"runs.{name}: method {method.name!r} needs recipes.{recipe_key}.attack")
-        self._check_validation_split(name, entry, recipe_key, recipe)
-        momentum = complete(recipe, "recipe")["optimizer"]["momentum"]
-        if complete(entry["method"], "method")["nesterov"] and momentum == 0:
-            raise ConfigError(
-                f"runs.{name}.method.nesterov: Nesterov needs momentum, and recipes.{recipe_key} has momentum 0"
-            )
         spec = {
             "version": SPEC_VERSION,
             "seed": seed,
@@ -223,7 +172,7 @@ class Registry:
             "data": entry.get("data", {}),
             "model": entry["model"],
             "method": entry["method"],
-            "recipe": recipe,
+            "recipe": {k: v for k, v in self.config["recipes"][recipe_key].items() if k != "resources"},
             "teacher": teacher_spec,
         }
         run = Run(name, seed, spec, teacher, teacher_file)
@@ -237,7 +186,7 @@ class Registry:
             for i, premise in enumerate(claim.get("requires", [])):
                 if "converged" in premise:
                     name = premise["converged"]["run"]
-                    self._check_premise_run(f"claims.{claim_name}.requires[{i}].converged.run", name)
+                    trained_entry(self.config, f"claims.{claim_name}.requires[{i}].converged.run", name)
                     names[name] = None
         return list(names)
 
@@ -249,19 +198,12 @@ class Registry:
         self._runs[(twin.name, twin.seed)] = twin
         return twin
 
-    def _check_premise_run(self, where: str, name: str) -> None:
-        if name not in self.config["runs"]:
-            raise ConfigError(f"{where}: {name!r} is not defined in runs")
-        if "weights" in self.config["runs"][name]:
-            raise ConfigError(f"{where}: {name!r} is a weights file; only a trained run has epochs to double")
-
     def _check_dataset(self, name: str, entry: dict) -> None:
         if entry["dataset"] not in self.config["datasets"]:
             raise ConfigError(f"runs.{name}.dataset: {entry['dataset']!r} is not defined in datasets")
 
     def _resolve_evaluated(self, name: str, entry: dict) -> Run:
         """A weights file that is only evaluated: its id comes from its content and model."""
-        self._check_dataset(name, entry)
         path, weights_spec = self._weights(f"runs.{name}.weights", entry["weights"], entry["dataset"])
         dataset = {"key": entry["dataset"], **self.config["datasets"][entry["dataset"]]}
         spec = {"version": SPEC_VERSION, "dataset": dataset, "data": {}, **weights_spec}
@@ -325,178 +267,7 @@ class Registry:
             found[str(path)] = run
         return found
 
-    def _check_class_filter(self, name: str, entry: dict, dataset_key: str) -> None:
-        count = known_classes(self.config["datasets"][dataset_key])  # None: checked on load
-        if count is None:
-            return
-        for key in ("keep_classes", "drop_classes"):
-            missing = [c for c in entry.get("data", {}).get(key, []) if c >= count]
-            if missing:
-                raise ConfigError(
-                    f"runs.{name}.data.{key}: class {missing[0]} is not in dataset {dataset_key!r}; "
-                    f"allowed: 0..{count - 1}"
-                )
-        if set(range(count)) <= set(entry.get("data", {}).get("drop_classes", [])):
-            raise ConfigError(
-                f"runs.{name}.data.drop_classes: drops every class of dataset {dataset_key!r}; "
-                "nothing is left to train on"
-            )
-
-    def _check_validation_split(self, name: str, entry: dict, recipe_key: str, recipe: dict) -> None:
-        """A validation split must leave images to train on (checked where the size is known)."""
-        size = known_size(self.config["datasets"][entry["dataset"]])
-        if "validation" not in recipe or size is None:
-            return
-        images = training_images(entry.get("data", {}), size)
-        if recipe["validation"]["size"] >= images:
-            raise ConfigError(
-                f"recipes.{recipe_key}.validation.size: {recipe['validation']['size']} held out of run {name!r}'s "
-                f"about {images} training images leaves none to train on"
-            )
-
-    def _check_report_references(self) -> None:
-        paper_values: dict[tuple[str, str], tuple[str, object]] = {}
-        for table, definition in self.config.get("tables", {}).items():
-            columns = [COLUMNS[name] for name in definition["columns"]]
-            for i, row in enumerate(definition["rows"]):
-                where = f"tables.{table}.rows[{i}]"
-                if row["run"] not in self.config["runs"]:
-                    raise ConfigError(f"{where}.run: {row['run']!r} is not defined in runs")
-                subsets = sorted(c.name for c in columns if c.omitted_classes)
-                if subsets and not self.config["runs"][row["run"]].get("data", {}).get("drop_classes"):
-                    raise ConfigError(
-                        f"{where}.run: columns {', '.join(subsets)} need a run that omits "
-                        f"classes (data.drop_classes); {row['run']!r} omits none"
-                    )
-                for column, value in row.get("paper", {}).items():
-                    if column not in definition["columns"]:
-                        raise ConfigError(f"{where}.paper.{column}: the table has no column {column!r}")
-                    seen = paper_values.setdefault((row["run"], column), (f"{where}.paper.{column}", value))
-                    if seen[1] != value:
-                        raise ConfigError(
-                            f"{where}.paper.{column}: {value} for run {row['run']!r}, but {seen[0]} gives {seen[1]}; "
-                            "one run has one paper value per column"
-                        )
-            self._check_reference(table, definition)
-            protocol = definition.get("protocol")
-            if protocol is not None and protocol not in self.config["recipes"]:
-                raise ConfigError(f"tables.{table}.protocol: {protocol!r} is not defined in recipes")
-            self._check_attack_settings(f"tables.{table}.columns", columns)
-            validated = [row["run"] for row in definition["rows"] if self._recipe_of(row["run"]).get("validation")]
-            best = sorted(c.name for c in columns if c.weights == "best")
-            if best and not validated:
-                raise ConfigError(
-                    f"tables.{table}.columns: {', '.join(best)} show best-on-validation "
-                    "weights, and no run of the table holds out a validation split (recipe validation: {size: ...})"
-                )
-        self._check_figure()
-        self._check_claims()
-
-    def _check_claims(self) -> None:
-        """A claim compares runs its table shows, in one of its columns, over seeds both runs have."""
-        for name, claim in self.config.get("claims", {}).items():
-            where = f"claims.{name}"
-            table = self.config.get("tables", {}).get(claim["table"])
-            if table is None:
-                raise ConfigError(f"{where}.table: {claim['table']!r} is not defined in tables")
-            if claim["column"] not in table["columns"]:
-                raise ConfigError(f"{where}.column: table {claim['table']!r} has no column {claim['column']!r}")
-            shown = {row["run"] for row in table["rows"]}
-            compared = [side for side in ("a", "b") if isinstance(claim[side], str)]
-            for side in compared:
-                if claim[side] not in shown:
-                    raise ConfigError(f"{where}.{side}: table {claim['table']!r} shows no run {claim[side]!r}")
-                if "weights" in self.config["runs"][claim[side]]:
-                    raise ConfigError(
-                        f"{where}.{side}: {claim[side]!r} is a weights file, one model without seeds; "
-                        "a claim pairs trained runs seed by seed (compare with its value as a number)"
-                    )
-                if COLUMNS[claim["column"]].weights == "best" and not self._recipe_of(claim[side]).get("validation"):
-                    raise ConfigError(
-                        f"{where}.{side}: column {claim['column']!r} shows best-on-validation weights, "
-                        f"and run {claim[side]!r} holds out no validation split"
-                    )
-            if len(compared) == 2 and claim["a"] == claim["b"]:
-                raise ConfigError(f"{where}: compares run {claim['a']!r} with itself")
-            if len(compared) == 2 and not set(self.seeds_of(claim["a"])) & set(self.seeds_of(claim["b"])):
-                raise ConfigError(
-                    f"{where}: runs {claim['a']!r} and {claim['b']!r} share no seed; "
-                    "a claim pairs the same seed on both sides"
-                )
-            for i, premise in enumerate(claim.get("requires", [])):
-                if "stronger" in premise:
-                    for side in ("run", "than"):
-                        self._check_premise_run(f"{where}.requires[{i}].stronger.{side}", premise["stronger"][side])
-
-    def _check_reference(self, table: str, definition: dict) -> None:
-        """A reference value stands only beside a row trained on the data it was measured on."""
-        reference = definition.get("reference")
-        for i, row in enumerate(definition["rows"]):
-            if not row.get("paper"):
-                continue
-            if reference is None:
-                raise ConfigError(
-                    f"tables.{table}.rows[{i}].paper: say where reference values come from: "
-                    "tables.<table>.reference: {source: ..., dataset: ...}"
-                )
-            trained_on = identity(self.config["datasets"][self.config["runs"][row["run"]]["dataset"]])
-            if trained_on != reference["dataset"]:
-                raise ConfigError(
-                    f"tables.{table}.rows[{i}].paper: the reference values were measured on {reference['dataset']}, "
-                    f"and run {row['run']!r} trains on {trained_on}; a reference stands only beside its own dataset"
-                )
-
-    def _recipe_of(self, run_name: str) -> dict:
-        """A trained run's recipe; {} for a weights file."""
-        return self.config["recipes"].get(self.config["runs"][run_name].get("recipe"), {})
-
-    def _check_attack_settings(self, where: str, columns: list[Column]) -> None:
-        attack = self.config.get("autoattack")
-        attacked = sorted(c.name for c in columns if c.evaluation in ATTACKS)
-        if attacked and attack is None:
-            raise ConfigError(f"{where}: {', '.join(attacked)} need an autoattack block (eps, ...)")
-        pgd = sorted(c.name for c in columns if c.evaluation == "pgd")
-        if pgd and "pgd" not in attack:
-            raise ConfigError(f"{where}: column {pgd[0]} needs autoattack.pgd (steps, step_size)")
-        if attack is not None and self.autoattack["version"] == "standard" and "attacks" in attack:
-            raise ConfigError(
-                "autoattack.attacks: version standard runs its own four attacks; set version: custom to choose"
-            )
-
-    def _check_figure(self) -> None:
-        figure = self.config.get("figure1")
-        if not figure:
-            return
-        layouts: dict[tuple, str] = {}
-        for i, row in enumerate(figure["rows"]):
-            if row["run"] not in self.config["runs"]:
-                raise ConfigError(f"figure1.rows[{i}].run: {row['run']!r} is not defined in runs")
-            if "weights" in self.config["runs"][row["run"]]:
-                raise ConfigError(
-                    f"figure1.rows[{i}].run: {row['run']!r} is a weights file; "
-                    "the heatmap needs gradients recorded in training"
-                )
-            layouts.setdefault(
-                layer_layout(self.config["runs"][row["run"]]["model"]), f"figure1.rows[{i}] ({row['run']})"
-            )
-        if len(layouts) > 1:
-            first, second = list(layouts.values())[:2]
-            raise ConfigError(
-                f"figure1.rows: {first} and {second} have different layers; "
-                "a heatmap row per method needs one architecture"
-            )
-        if "epochs" in figure:
-            first, last = figure["epochs"]
-            trained = min(
-                self.config["recipes"][self.config["runs"][row["run"]]["recipe"]]["epochs"] for row in figure["rows"]
-            )
-            if not first <= last <= trained:
-                raise ConfigError(
-                    f"figure1.epochs: [{first}, {last}] must satisfy first <= last <= {trained}, "
-                    "the fewest epochs of its rows' runs"
-                )
-
-    # -- queries used by the Snakefile ----------------------------------------------------------
+    # -- queries: the Snakefile's inputs and the plan's jobs ----------------------------------------------------------
     @property
     def runs(self) -> list[Run]:
         return list(self._runs.values())
@@ -608,3 +379,12 @@ class Registry:
     def figure_runs(self) -> list[Run]:
         names = dict.fromkeys(row["run"] for row in self.config.get("figure1", {}).get("rows", []))
         return [run for name in names for run in self.seeds(name)]
+
+
+def trained_entry(config: dict, where: str, name: str) -> dict:
+    """Run `name`'s entry, which must be a trained run (a premise's run, a twin's)."""
+    if name not in config["runs"]:
+        raise ConfigError(f"{where}: {name!r} is not defined in runs")
+    if "weights" in config["runs"][name]:
+        raise ConfigError(f"{where}: {name!r} is a weights file; only a trained run has epochs to double")
+    return config["runs"][name]

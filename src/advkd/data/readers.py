@@ -1,6 +1,7 @@
-"""Dataset sources: each returns raw uint8 images (N, C, H, W), int64 labels and class names.
+"""Dataset readers, one per `source` of a dataset entry: each returns raw uint8 images
+(N, C, H, W), int64 labels and class names.
 
-- `torchvision`: mnist, fashion_mnist, cifar10, cifar100, downloaded into a root folder;
+- `torchvision`: the table's torchvision datasets (`advkd.datasets`), downloaded into a root folder;
   torchvision verifies the MD5 of every archive it fetches and fetches again on a mismatch.
 - `idx_dir`: a local folder of MNIST-format idx files (plain or .gz), for air-gapped machines.
 - `digits`: scikit-learn's bundled 8x8 digits, offline, with a fixed split (see `load_digits`).
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import DATASETS, DIGIT_NAMES, IDX, TORCHVISION
 from ..schema import complete
 from .idx import read_idx
 
@@ -30,24 +32,11 @@ class RawSplits:
     classes: list[str]
 
 
-DIGITS_TRAIN_SIZE = 1437  # 80 % of sklearn's 1797 digits
+DIGITS_TRAIN_SIZE = DATASETS["digits"].n_train  # 80 % of sklearn's 1797 digits
 DIGITS_SPLIT_SEED = 0
 
-MNIST_CLASSES = [str(d) for d in range(10)]
-FASHION_CLASSES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
-
-IDX_CLASSES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES}  # an idx_dir's `name`
+MNIST_CLASSES = list(DIGIT_NAMES)
+IDX_CLASSES = {name: list(DATASETS[name].idx_names) for name in IDX}  # an idx_dir's `name`
 
 IDX_FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -101,22 +90,13 @@ def load_idx_dir(path: str | Path, classes: list[str] | None = None) -> RawSplit
     )
 
 
-TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
-
-
 def load_torchvision(name: str, root: str | Path, download: bool = True) -> RawSplits:
     """Fetch (or reuse) a torchvision dataset under `root` and return its uint8 splits."""
     from torchvision import datasets
 
-    classes_of = {
-        "mnist": datasets.MNIST,
-        "fashion_mnist": datasets.FashionMNIST,
-        "cifar10": datasets.CIFAR10,
-        "cifar100": datasets.CIFAR100,
-    }
-    if name not in classes_of:
-        raise ValueError(f"unknown torchvision dataset {name!r}; allowed: {', '.join(TORCHVISION_DATASETS)}")
-    cls = classes_of[name]
+    if name not in TORCHVISION:
+        raise ValueError(f"unknown torchvision dataset {name!r}; allowed: {', '.join(TORCHVISION)}")
+    cls = getattr(datasets, DATASETS[name].torchvision)
     splits = {}
     for split, train in (("train", True), ("test", False)):
         try:
